@@ -1,0 +1,160 @@
+"""Result lists as HTML cards and tables: shared by the pages and the case-study export.
+
+Pure functions (no Streamlit). Marks: a green bar = the artist satisfies the
+instruction; ◆ = also in the unconditioned list; “heard” = already in the history.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pandas as pd
+
+from app.vocab import EXPLICIT_SHORT, language_name
+from engine.data.schema import EXPLICIT, GENRE, ITEM_ID, LANGUAGE, NAME
+
+CSS = """
+<style>
+.cp-list{border:1px solid #e3e6ee;border-radius:10px;padding:10px 10px 4px;background:#fff;height:100%}
+.cp-head{font-weight:650;font-size:15px;margin-bottom:4px}
+.cp-chips{display:flex;flex-wrap:wrap;gap:4px;margin-bottom:6px}
+.cp-chip{font-size:11.5px;padding:1px 7px;border-radius:999px;background:#eef1f8;color:#2a3142;white-space:nowrap}
+.cp-chip.good{background:#dff3e6;color:#17603a}.cp-chip.bad{background:#fbe3e1;color:#8a2a22}
+.cp-chip.warn{background:#fff1d6;color:#7a5200}
+.cp-items{margin:0;padding:0}
+.cp-item{display:flex;gap:6px;align-items:flex-start;padding:3px 6px;margin:3px 0;border-left:4px solid #d5d8e0;
+ border-radius:4px;background:#fafbfd}
+.cp-body{flex:1;min-width:0}.cp-score{float:right;color:#8a91a3;font-variant-numeric:tabular-nums;margin-left:6px}
+.cp-note{font-size:11.5px;color:#7a5200;margin-bottom:4px}.cp-tag.cp-also{background:#e6ecff;color:#2c47a8}
+.cp-item.match{border-left-color:#2e9e5b}
+.cp-rank{font-variant-numeric:tabular-nums;color:#6b7385;min-width:18px;font-size:12px;padding-top:1px}
+.cp-name{font-weight:600;font-size:13px;line-height:1.25;word-break:break-word}
+.cp-meta{font-size:11.5px;color:#5b6275}
+.cp-tag{display:inline-block;font-size:10.5px;padding:0 5px;border-radius:4px;background:#eef1f8;color:#4a5266;margin:1px 3px 0 0}
+.cp-shared{color:#3358d4;margin-left:3px}
+.cp-empty{font-size:12.5px;color:#6b7385;padding:6px}
+.cp-legend{font-size:12px;color:#5b6275;margin-top:6px}
+</style>
+"""
+
+LEGEND = ("<div class='cp-legend'><span style='color:#2e9e5b'>▌</span> satisfies the instruction · "
+          "<span style='color:#9aa0ad'>▌</span> does not · <span class='cp-shared'>◆</span> also in the "
+          "unconditioned list · <span class='cp-tag'>heard</span> already in the history</div>")
+
+
+def result_rows(items: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader needs, with readable values."""
+    df = pd.DataFrame({
+        "rank": items["rank"].astype(int),
+        "artist": items[NAME].astype(str),
+        "genre": items[GENRE].astype(str) if GENRE in items else "",
+        "language": items[LANGUAGE].map(language_name) if LANGUAGE in items else "",
+        "explicit": items[EXPLICIT].map(lambda v: EXPLICIT_SHORT.get(str(v), str(v))) if EXPLICIT in items else "",
+        "score": items["score"].astype(float).round(3) if "score" in items else float("nan"),
+        "matches": items["complies"].astype(bool),
+        "in_unconditioned": items["in_unconditioned"].astype(bool),
+        "heard": items["heard"].astype(bool) if "heard" in items else False,
+        ITEM_ID: items[ITEM_ID].astype(int),
+    })
+    return df.reset_index(drop=True)
+
+
+def chip_html(text: str, tone: str = "") -> str:
+    return f"<span class='cp-chip {tone}'>{html.escape(text)}</span>"
+
+
+def chips(res, is_reference: bool = False, show_cc: bool = True) -> list[tuple[str, str]]:
+    """CC@K, n returned of K, overlap with the unconditioned list, latency."""
+    out = []
+    if show_cc:
+        tone = "good" if res.cc >= 0.8 else ("bad" if res.cc < 0.5 else "warn")
+        out.append((f"CC@{res.k} {res.cc:.0%}", tone))
+    out.append((f"{res.n_returned} of {res.k} returned", "" if res.n_returned == res.k else "warn"))
+    if is_reference:
+        out.append(("reference list", ""))
+    elif res.overlap is not None:
+        out.append((f"{res.overlap:.0%} overlap", ""))
+    out.append((f"{res.latency_ms:.1f} ms", ""))
+    return out
+
+
+def shared_map(results: dict) -> dict[int, list[str]]:
+    """item id → labels of the lists that contain it."""
+    out: dict[int, list[str]] = {}
+    for label, res in results.items():
+        for i in res.items[ITEM_ID]:
+            out.setdefault(int(i), []).append(label)
+    return out
+
+
+def _elsewhere(title: str, inside: list[str]) -> str:
+    """For the reference list: which other lists also hold the artist."""
+    others = [t for t in inside if t != title]
+    if not others:
+        return ""
+    short = [o.split(": ", 1)[-1] for o in others]
+    text = "also in " + ", ".join(short) if len(others) <= 2 else f"in {len(others)} other lists"
+    return f"<span class='cp-tag cp-also'>{html.escape(text)}</span>"
+
+
+def list_html(title: str, res, shared: dict[int, list[str]] | None = None, is_reference: bool = False,
+              note: str = "", plain: bool = False) -> str:
+    """One result list as an HTML card (escaped: artist names are data).
+
+    ``plain``: no instruction applies to this list (no CC chip, no match bars).
+    """
+    rows = result_rows(res.items)
+    chip_row = "".join(chip_html(t, tone) for t, tone in chips(res, is_reference, show_cc=not plain))
+    items = []
+    for r in rows.itertuples(index=False):
+        inside = (shared or {}).get(int(getattr(r, ITEM_ID)), [])
+        tip = html.escape("In: " + ", ".join(inside)) if inside else ""
+        mark = ("<span class='cp-shared' title='also in the unconditioned list'>◆</span>"
+                if r.in_unconditioned and not is_reference else "")
+        tags = ("<span class='cp-tag'>heard</span>" if r.heard else "") + (
+            _elsewhere(title, inside) if is_reference else "")
+        meta = " · ".join(x for x in (r.genre, r.language, r.explicit) if x)
+        cls = "cp-item" + (" match" if r.matches and not plain else "")
+        items.append(
+            f"<div class='{cls}' title='{tip}' data-item='{getattr(r, ITEM_ID)}'>"
+            f"<span class='cp-rank'>{r.rank}</span><div class='cp-body'><div class='cp-name'>"
+            f"{html.escape(r.artist)}{mark}</div><div class='cp-meta'>{html.escape(meta)}"
+            f"<span class='cp-score' title='score (inner product)'>{r.score:.2f}</span></div>{tags}</div></div>")
+    body = "".join(items) if items else "<div class='cp-empty'>No artist satisfies this.</div>"
+    note_html = f"<div class='cp-note'>{html.escape(note)}</div>" if note else ""
+    return (f"<div class='cp-list' data-method='{html.escape(title)}'><div class='cp-head'>{html.escape(title)}</div>"
+            f"<div class='cp-chips'>{chip_row}</div>{note_html}<div class='cp-items'>{body}</div></div>")
+
+
+def long_table(results: dict, labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """All lists in one long table (method, rank, artist, …) for sorting and download."""
+    frames = []
+    for n, (name, res) in enumerate(results.items()):
+        df = result_rows(res.items)
+        df.insert(0, "list", labels[n] if labels else name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def list_diff(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Item-by-item difference of two result lists: entered / left / moved / same, in B's order."""
+    ra = dict(zip(a[ITEM_ID].astype(int), a["rank"].astype(int), strict=True))
+    rb = dict(zip(b[ITEM_ID].astype(int), b["rank"].astype(int), strict=True))
+    names = {**dict(zip(a[ITEM_ID].astype(int), a[NAME], strict=True)),
+             **dict(zip(b[ITEM_ID].astype(int), b[NAME], strict=True))}
+    rows = []
+    for i in [*rb, *[x for x in ra if x not in rb]]:
+        x, y = ra.get(i), rb.get(i)
+        if x is None:
+            status, change = "entered", f"new at #{y}"
+        elif y is None:
+            status, change = "left", f"was #{x}"
+        elif x == y:
+            status, change = "same", "="
+        else:
+            status, change = "moved", f"#{x} → #{y} ({'↑' if y < x else '↓'}{abs(x - y)})"
+        rows.append({ITEM_ID: i, "artist": names[i], "rank_a": x, "rank_b": y, "status": status,
+                     "change": change})
+    df = pd.DataFrame(rows, columns=[ITEM_ID, "artist", "rank_a", "rank_b", "status", "change"])
+    return df.astype({"rank_a": float, "rank_b": float})

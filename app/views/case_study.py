@@ -1,0 +1,109 @@
+"""Page 7 · Case study & share: a Figure-4 style view, HTML export, JSON export/import, the link."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlencode
+
+import numpy as np
+import streamlit as st
+
+from app import export, figures, heatmaps, lists, services, state, ui
+from app.presets import RECENT_WINDOW
+from engine import METHOD_LABELS
+from engine.data.schema import GENRE
+
+ctx = services.context()
+view = state.get_view()
+names = services.names(ctx)
+
+st.title("Case study & share")
+st.caption("Build a view like the paper's Figure 4 (one listener, the unconstrained list and one instructed list "
+           "per genre), export it as a single HTML file, or save / share the whole view.")
+with ui.guard("History"):
+    history = services.history_for(ctx, view)
+hist_label = services.history_label(ctx, view)
+
+state.init_widget("cs_title", f"Case study: {hist_label}")
+state.init_widget("cs_genres", services.recent_genres(ctx.rec, history))
+st.text_input("Title", key="cs_title")
+c1, c2 = st.columns([3, 1])
+c1.multiselect("Instructions to contrast (one genre each; default: the two main genres of the recent history)",
+               services.options(ctx, GENRE), key="cs_genres", max_selections=3)
+hard = c2.toggle("Also hard-filter", key="cs_hard", help="CGSA + hard filter instead of CGSA as trained.")
+method = "cgsa_hard" if hard else "cgsa"
+genres = list(st.session_state.cs_genres)
+
+with ui.guard("Case study"):
+    cards = services.figure4_cards(ctx, history, genres, view.k, method)
+shared = lists.shared_map({t: r for t, r, _ in cards})
+for col, (title, res, ref) in zip(st.columns(len(cards)), cards, strict=True):
+    with col:
+        ui.list_card(title, res, shared, is_reference=ref, plain=ref)
+st.html(lists.LEGEND)
+sentences = [f"“{t[len('Instruction: '):]}”: {int(r.items['complies'].sum())} of {r.k} match, "
+             f"{int(r.items['in_unconditioned'].sum())} also in the unconstrained list" for t, r, ref in cards if not ref]
+f4_caption = ("Each instructed list keeps part of the unconstrained list: the model finds the intersection of "
+              "taste and instruction. " + "; ".join(sentences) + ".") if sentences else ""
+if f4_caption:
+    st.info(f4_caption, icon=":material/visibility:")
+
+st.subheader("Export")
+inc_full = st.checkbox("Include the five-method comparison for the current instruction", value=True, key="cs_full")
+inc_fig = st.checkbox("Include the history timeline and the CGSA mask", value=True, key="cs_figs")
+query = urlencode(state.to_query(replace(view, page="case_study")))
+base = st.context.url or "http://127.0.0.1:8501/"
+link = f"{base.split('?')[0].rsplit('/', 1)[0]}/case_study?{query}" if st.context.url else f"?{query}"
+
+
+def build_html() -> str:
+    ins_text = ui.instruction_text(view.instruction, names)
+    sections = [export.Section(f"{METHOD_LABELS[method]} per instruction vs unconstrained (K = {view.k})",
+                               cards, f4_caption, plain_ref=True)]
+    if inc_full:
+        cmp = services.compare(ctx.rec, ctx.key, history, services.instruction_json(view.instruction), view.k,
+                               view.overfetch)
+        sections.append(export.Section(f"All methods for the instruction “{ins_text}”",
+                                       [(METHOD_LABELS[m], r, m == "unconditioned") for m, r in cmp.results.items()]))
+    figs = []
+    if inc_fig:
+        df = services.history_frame(ctx.rec, history)
+        figs.append((figures.history_timeline(df, RECENT_WINDOW, title="Listening history, coloured by genre"),
+                     "Shaded: the recent window."))
+        ex = services.explain(ctx.rec, ctx.key, history, services.instruction_json(view.instruction))
+        crop = df.tail(len(ex.labels)).reset_index(drop=True)
+        ins = services.instruction_of(view)
+        items = heatmaps.history_axis(crop, ex.cgsa_rule, len(ex.cond_labels), ins.has_conditions)
+        figs.append((heatmaps.cgsa_figure(np.asarray(ex.cgsa, dtype=bool), ex.cgsa_rule, ex.cond_labels, items),
+                     f"Mask of the serving query under “{ins_text}”."))
+    footnote = export.card_footnote(ctx.rec.dataset.card or {}, ctx.rec.dataset.synthetic, ctx.rec.dataset.name,
+                                    ctx.sources.checkpoint.name, ctx.rec.device_label)
+    cs = export.CaseStudy(st.session_state.get("cs_title") or "Case study", f"{hist_label}, {len(history)} artists",
+                          ins_text, sections, figs, footnote, link if st.context.url else "")
+    return export.case_study_html(cs)
+
+
+d1, d2 = st.columns(2)
+d1.download_button("Download case study (HTML)", data=build_html, file_name="climber_case_study.html",
+                   mime="text/html", type="primary", icon=":material/download:", on_click="ignore")
+d2.download_button("Download this view (JSON)", data=state.to_json(view, ctx.rec.dataset.name),
+                   file_name="climber_view.json", mime="application/json", icon=":material/data_object:",
+                   on_click="ignore")
+st.markdown("**Link to this view** (history, instruction, K, over-fetch):")
+st.code(link, language=None)
+
+st.subheader("Import a saved view")
+up = st.file_uploader("A JSON file saved with “Download this view”", type=["json"], key="cs_import")
+if up is not None and st.session_state.get("cs_imported") != up.file_id:
+    try:
+        new_view, warnings = state.from_json(up.getvalue(), ctx.vocab, services.default_view(ctx),
+                                             ctx.rec.dataset.name)
+    except ValueError as exc:
+        st.error(f"Could not import {up.name}: {exc}.", icon=":material/error:")
+    else:
+        st.session_state["cs_imported"] = up.file_id
+        st.session_state["link_warnings"] = warnings
+        state.set_view(new_view)
+        for prefix in ("f_", "hist_", "auto_", "wi_", "cs_genres", "cs_title"):
+            state.forget_widgets(prefix)
+        st.switch_page(f"views/{new_view.page}.py")

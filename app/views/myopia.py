@@ -1,0 +1,67 @@
+"""Page 5 · Myopia: NIP / MIP / TAMIP horizon curves, and one user's held-out items."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import captions, figures, loader, services, state, ui
+from engine import Instruction
+from engine.data.schema import GENRE, ITEM_ID, NAME
+
+ctx = services.context()
+view = state.get_view()
+
+st.title("Myopia: does the model look beyond the next item?")
+st.caption("Retrieve once at the cut, then check the item s = 1, 2, … 10 steps later. A myopic model "
+           "only finds the next item; a non-myopic one (TAMIP) keeps finding later ones (paper Fig. 3).")
+
+models = {"TAMIP": (ctx.rec, "")}
+for name in ("mip", "nip"):
+    models[name.upper()] = loader.load_variant(ctx.sources, name)
+available = {n: r for n, (r, _) in models.items() if r is not None}
+for r, why in models.values():
+    if r is None:
+        st.info(why, icon=":material/info:")
+
+metric = st.radio("Metric", ["HR@50", "HR@10"], horizontal=True, key="my_metric")
+curves, users = {}, None
+for n in ("NIP", "MIP", "TAMIP"):
+    if n in available:
+        my = available[n].checkpoint.metrics.get("myopia", {})
+        if my.get(metric):
+            curves[n] = my[metric]
+            users = users or my.get("users")
+if curves:
+    ui.chart(figures.myopia_curves(curves, metric, users), "myopia_curves")
+    st.caption(captions.myopia_caption(curves, metric) + " Measured on held-out test users at training time "
+               "(the shipped metrics), not on the user below.")
+else:
+    st.warning("These checkpoints carry no myopia metrics (they were trained without evaluation). "
+               "`python -m engine train --ship` writes them.", icon=":material/info:")
+
+st.subheader("One listener's later items")
+with ui.guard("History"):
+    history = services.history_for(ctx, view)
+if not history.future:
+    st.info("This history has no held-out later items (custom histories never do). Pick a preset or a user "
+            "on the Listening history page.", icon=":material/info:")
+    ui.stop()
+K = 50
+items = ctx.items.set_index(ITEM_ID)
+fut = list(history.future)[:10]
+table = pd.DataFrame({"s": range(1, len(fut) + 1), "artist": items.loc[fut, NAME].astype(str).to_numpy(),
+                      "genre": items.loc[fut, GENRE].astype(str).to_numpy()})
+order = [n for n in ("NIP", "MIP", "TAMIP") if n in available]
+for n in order:
+    rec = available[n]
+    with ui.guard(f"{n} retrieval"):
+        h = rec.user_history(history.user_id) if history.user_id is not None else history
+        res = services.compare(rec, f"{ctx.key}|{n}", h, services.instruction_json(Instruction()), K, 1,
+                               ("unconditioned",)).results["unconditioned"]
+    top = set(int(i) for i in res.items[ITEM_ID])
+    table[n] = [i in top for i in fut]
+ui.chart(figures.future_hits(table, order), "future_hits")
+st.caption("Per model: " + "; ".join(f"{n} retrieves {int(table[n].sum())} of {len(fut)}" for n in order)
+           + f" of this user's next {len(fut)} items in its top-{K}, from one retrieval at the cut. "
+           "One user is an anecdote; the curves above are the measurement.")

@@ -1,0 +1,31 @@
+"""Display names for attribute values and pages (no logic, no Streamlit)."""
+
+from __future__ import annotations
+
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese",
+    "it": "Italian", "sv": "Swedish", "fi": "Finnish", "no": "Norwegian", "da": "Danish",
+    "nl": "Dutch", "pl": "Polish", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
+    "zh": "Chinese", "tr": "Turkish", "el": "Greek", "he": "Hebrew", "ar": "Arabic",
+    "hi": "Hindi", "is": "Icelandic", "hu": "Hungarian", "cs": "Czech", "ro": "Romanian",
+    "zxx": "instrumental (no lyrics)", "unknown": "unknown",
+}
+
+EXPLICIT_LABELS = {
+    "allow": "Allow explicit",
+    "exclude_known": "Exclude known explicit",
+    "exclude_unknown": "Exclude explicit and unknown",
+}
+
+EXPLICIT_SHORT = {"true": "explicit", "false": "clean", "unknown": "explicit?"}
+
+POPULARITY_LABELS = {"head": "head (most listened)", "torso": "torso", "tail": "tail (niche)"}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def language_label(code: str) -> str:
+    name = LANGUAGE_NAMES.get(code)
+    return f"{name} ({code})" if name and name != code else code

@@ -1,0 +1,41 @@
+"""Climber-Pilot engine: the public API the app (and the CLI) use.
+
+>>> from engine import Recommender, Instruction, load_dataset
+>>> rec = Recommender.load("assets/climber_pilot.pt", load_dataset("sample_data/lastfm"))
+>>> cmp = rec.compare(rec.user_history(2), Instruction(genres={"rock"}), k=10)
+
+Nothing here imports Streamlit; dependencies point one way (app → engine).
+"""
+
+from engine.data.io import load_dataset
+from engine.errors import (
+    CheckpointError,
+    DataError,
+    DeviceError,
+    EngineError,
+    HistoryError,
+    InstructionError,
+)
+from engine.instructions import EXPLICIT_POLICIES, Instruction
+from engine.recommender import AutoResult, Comparison, Explanation, History, Recommender, RecResult
+from engine.retrieval import METHOD_LABELS, METHODS
+
+__all__ = [
+    "AutoResult",
+    "CheckpointError",
+    "Comparison",
+    "DataError",
+    "DeviceError",
+    "EXPLICIT_POLICIES",
+    "EngineError",
+    "Explanation",
+    "History",
+    "HistoryError",
+    "Instruction",
+    "InstructionError",
+    "METHODS",
+    "METHOD_LABELS",
+    "RecResult",
+    "Recommender",
+    "load_dataset",
+]

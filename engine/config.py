@@ -1,0 +1,78 @@
+"""Configuration dataclasses that travel with every checkpoint.
+
+``ModelConfig`` rebuilds the network (sizes, vocabularies); ``TrainConfig`` records how
+it was trained (objective, Δτ, optimiser, negatives). Both are frozen and serialised as
+plain JSON inside the checkpoint, so loading never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+Objective = Literal["nip", "mip", "tamip"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape. Item index 0 is padding; attribute value index 0 is padding too."""
+
+    n_items: int
+    attributes: tuple[str, ...]
+    attr_values: tuple[tuple[str, ...], ...]  # per attribute, the values (index i+1)
+    cond_attributes: tuple[str, ...]  # attributes that have condition tokens
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 2
+    n_branches: int = 2
+    d_attr: int = 16
+    ffn_mult: int = 4
+    dropout: float = 0.2
+    max_len: int = 50
+    pos_buckets: int = 16
+    time_buckets: int = 16
+    time_unit: int = 86400  # seconds per unit when bucketing time gaps (0: order-only data)
+    max_cond_tokens: int = 12
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        for key in ("attributes", "cond_attributes"):
+            d[key] = tuple(d[key])
+        d["attr_values"] = tuple(tuple(v) for v in d["attr_values"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a checkpoint was trained (method §3–4). Δτ is in units of ``ModelConfig.time_unit``.
+
+    ``delta_tau=None`` means no time-aware mask (NIP, MIP: read the query just before
+    the target); ``delta_tau=0`` on day-resolution data hides items of the target's day.
+    """
+
+    objective: Objective = "tamip"
+    delta_tau: int | None = 0
+    seed: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    batch_size: int = 128
+    max_epochs: int = 60
+    patience: int = 8
+    negatives: int = -1  # extra uniform negatives; -1 = full softmax over the catalogue
+    logq: bool = False
+    # SFT (CGSA) stage
+    sft_epochs: int = 0
+    sft_lr: float = 1e-4
+    sft_new_lr: float = 1e-3  # condition tokens are new parameters: they learn faster
+    sft_uncond_share: float = 0.2
+    holdout: int = 10  # future items held out per user (myopia / instruction test)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**d)
+
+
+def as_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,74 @@
+"""Query vectors from histories: backbone once, then branch 1 once per instruction (method §4).
+
+Used by serving, evaluation and validation alike, so every number is measured on the
+exact path the app uses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from engine.conditions import EncodedConditions
+from engine.model import Backbone, ClimberPilot
+from engine.sequences import UserSeq, pad_left
+
+
+def batch_histories(histories: list[UserSeq], max_len: int, device) -> tuple[Tensor, Tensor]:
+    seq = pad_left([h.items for h in histories], max_len).to(device)
+    ts = pad_left([h.ticks for h in histories], max_len).to(device)
+    return seq, ts
+
+
+@torch.no_grad()
+def queries(
+    model: ClimberPilot,
+    seq: Tensor,
+    ts: Tensor,
+    cond: EncodedConditions | None = None,
+    branch: int = 0,
+    bb: Backbone | None = None,
+) -> tuple[Tensor, Backbone, Tensor, Tensor]:
+    """Read branch ``branch`` at the last position of each left-padded history.
+
+    Returns queries ``[B, R, d]`` (R = instructions; 1 when unconditioned), the backbone
+    output, the branch mask ``[B, R, M+T]`` and its weights ``[B, H, R, M+T]``.
+    """
+    if bb is None:
+        bb = model.backbone(seq, ts)
+    b, t = seq.shape
+    if cond is None:
+        q_pos = torch.full((b, 1), t - 1, dtype=torch.long, device=seq.device)
+        u, mask, w = model.branch(branch, bb, q_pos)
+    else:
+        cond = cond.to(seq.device)
+        pred = cond.predicate(bb.hist_attrs)
+        r = pred.shape[1]
+        q_pos = torch.full((b, r), t - 1, dtype=torch.long, device=seq.device)
+        u, mask, w = model.branch(branch, bb, q_pos, pred, cond.cond_ids_for(b))
+    return u, bb, mask, w
+
+
+@torch.no_grad()
+def batched_queries(
+    model: ClimberPilot,
+    histories: list[UserSeq],
+    cond: EncodedConditions | None = None,
+    batch_size: int = 512,
+    device="cpu",
+) -> Tensor:
+    """``[U, d]`` query per history (``cond`` per history, from :meth:`per_history`)."""
+    out = []
+    for s in range(0, len(histories), batch_size):
+        part = histories[s : s + batch_size]
+        seq, ts = batch_histories(part, model.cfg.max_len, device)
+        c = None
+        if cond is not None:
+            c = EncodedConditions(
+                [a[s : s + batch_size] for a in cond.allowed],
+                cond.attr_index,
+                cond.cond_ids[s : s + batch_size],
+            )
+        u, *_ = queries(model, seq, ts, c)
+        out.append(u[:, 0])
+    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)

@@ -1,0 +1,229 @@
+"""The Climber-Pilot network (method §2): item encoder, backbone, K branches, condition tokens.
+
+Reading order: relative bias → attention → block → item encoder → model. Attention is
+written out (not SDPA) because the app draws its weights; masks come from
+:mod:`engine.masks` only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from engine import masks
+from engine.config import ModelConfig
+
+
+def _bucket(x: Tensor, n_buckets: int) -> Tensor:
+    """Log-spaced buckets for non-negative distances: 0, 1, 2, 3–4, 5–8, …"""
+    x = x.clamp(min=0).float()
+    return torch.ceil(torch.log2(x + 1.0)).long().clamp(max=n_buckets - 1)
+
+
+class RelativeBias(nn.Module):
+    """Learned per-head bias over bucketed position distance and time gap (T5/HSTU style)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.pos = nn.Embedding(cfg.pos_buckets, cfg.n_heads)
+        self.time = nn.Embedding(cfg.time_buckets, cfg.n_heads)
+        nn.init.zeros_(self.pos.weight)
+        nn.init.zeros_(self.time.weight)
+
+    def forward(self, q_pos: Tensor, q_time: Tensor, k_time: Tensor) -> Tensor:
+        """``[B, H, R, T]`` for queries at positions ``q_pos`` ``[B, R]`` over keys 0..T−1."""
+        t = k_time.shape[-1]
+        dist = q_pos[:, :, None] - torch.arange(t, device=q_pos.device)[None, None, :]
+        bias = self.pos(_bucket(dist, self.cfg.pos_buckets))
+        if self.cfg.time_unit > 0:
+            gap = q_time[:, :, None] - k_time[:, None, :]  # in ticks of the data's resolution
+            bias = bias + self.time(_bucket(gap, self.cfg.time_buckets))
+        return bias.permute(0, 3, 1, 2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention over history keys plus optional per-row extra keys (condition tokens)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.h, self.dh = cfg.n_heads, cfg.d_model // cfg.n_heads
+        self.q = nn.Linear(cfg.d_model, cfg.d_model)
+        self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(
+        self,
+        xq: Tensor,
+        xk: Tensor,
+        mask: Tensor,
+        bias: Tensor,
+        extra: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``xq [B,R,d]``, ``xk [B,T,d]``, ``extra [B,R,M,d]``; ``mask [B,R,M+T]`` (True = attend).
+
+        Returns the output ``[B,R,d]`` and the weights ``[B,H,R,M+T]``.
+        """
+        b, r, _ = xq.shape
+        q = self.q(xq).view(b, r, self.h, self.dh).transpose(1, 2)
+        k, v = self.kv(xk).view(b, -1, 2, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) + bias  # [B,H,R,T]
+        if extra is not None:
+            ek, ev = self.kv(extra).view(b, r, -1, 2, self.h, self.dh).permute(3, 0, 4, 1, 2, 5)
+            e_scores = (q.unsqueeze(-2) @ ek.transpose(-1, -2)).squeeze(-2)  # [B,H,R,M]
+            scores = torch.cat([e_scores, scores], dim=-1)
+        scores = scores / math.sqrt(self.dh)
+        scores = scores.masked_fill(~mask[:, None], torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=-1)
+        w = self.drop(weights)
+        if extra is not None:
+            m = extra.shape[2]
+            y = w[..., m:] @ v + (w[..., :m].unsqueeze(-2) @ ev).squeeze(-2)
+        else:
+            y = w @ v
+        return self.out(y.transpose(1, 2).reshape(b, r, -1)), weights
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block; queries may be a subset of rows (branches read out rows)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.ln_q, self.ln_k, self.ln_ff = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = Attention(cfg)
+        self.bias = RelativeBias(cfg)
+        self.ff = nn.Sequential(
+            nn.Linear(d, cfg.ffn_mult * d),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.ffn_mult * d, d),
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, xq, xk, mask, q_pos, q_time, k_time, extra=None):
+        bias = self.bias(q_pos, q_time, k_time)
+        ln_extra = self.ln_k(extra) if extra is not None else None
+        a, w = self.attn(self.ln_q(xq), self.ln_k(xk), mask, bias, ln_extra)
+        x = xq + self.drop(a)
+        return x + self.drop(self.ff(self.ln_ff(x))), w
+
+
+class ItemEncoder(nn.Module):
+    """ID embedding ⊕ attribute embeddings → d. Embeds history tokens and candidates alike."""
+
+    def __init__(self, cfg: ModelConfig, item_attrs: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("item_attrs", item_attrs.long(), persistent=True)  # [N+1, A]
+        self.id = nn.Embedding(cfg.n_items + 1, cfg.d_model, padding_idx=0)
+        self.attrs = nn.ModuleList(
+            nn.Embedding(len(v) + 1, cfg.d_attr, padding_idx=0) for v in cfg.attr_values
+        )
+        self.proj = nn.Linear(cfg.d_model + cfg.d_attr * len(cfg.attr_values), cfg.d_model)
+        nn.init.normal_(self.id.weight, std=0.02)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        parts = [self.id(idx)]
+        a = self.item_attrs[idx]
+        parts += [emb(a[..., n]) for n, emb in enumerate(self.attrs)]
+        return self.proj(torch.cat(parts, dim=-1))
+
+    def all_items(self) -> Tensor:
+        """``[N, d]`` vectors of items 1..N (row i−1 is item index i)."""
+        return self(torch.arange(1, self.id.num_embeddings, device=self.id.weight.device))
+
+
+@dataclass
+class Backbone:
+    """Backbone output for a batch, computed once and shared by every instruction."""
+
+    hidden: Tensor  # [B, T, d]
+    valid: Tensor  # [B, T]
+    timestamps: Tensor  # [B, T]
+    hist_attrs: Tensor  # [B, T, A]
+    mask: Tensor  # [B, T, T] causal mask used
+    weights: list[Tensor]  # per layer [B, H, T, T]
+
+
+class ClimberPilot(nn.Module):
+    """Causal backbone + K unshared one-layer branches; branch 1 serves queries."""
+
+    def __init__(self, cfg: ModelConfig, item_attrs: Tensor) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.items = ItemEncoder(cfg, item_attrs)
+        self.emb_drop = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_h = nn.LayerNorm(cfg.d_model)
+        self.branches = nn.ModuleList(Block(cfg) for _ in range(cfg.n_branches))
+        self.ln_out = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(cfg.n_branches))
+        # Condition tokens: index 0 = "no condition", then one per (attribute, value).
+        self.cond = nn.Embedding(1 + sum(len(v) for v in self._cond_values()), cfg.d_model)
+        nn.init.normal_(self.cond.weight, std=0.02)
+
+    def _cond_values(self) -> list[tuple[str, ...]]:
+        return [self.cfg.attr_values[self.cfg.attributes.index(a)] for a in self.cfg.cond_attributes]
+
+    def cond_token(self, attr: str, value: str) -> int:
+        """Index of the condition token for ``attr = value`` (0 is the no-condition token)."""
+        offset = 1
+        for a, values in zip(self.cfg.cond_attributes, self._cond_values(), strict=True):
+            if a == attr:
+                return offset + values.index(value)
+            offset += len(values)
+        raise KeyError(attr)
+
+    def backbone(self, seq: Tensor, timestamps: Tensor) -> Backbone:
+        """Encode left-padded histories ``seq [B,T]`` (0 = padding) once."""
+        valid = seq > 0
+        x = self.emb_drop(self.items(seq)) * valid[..., None]
+        mask = masks.causal_mask(valid)
+        pos = torch.arange(seq.shape[1], device=seq.device).expand_as(seq)
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, x, mask, pos, timestamps, timestamps)
+            weights.append(w)
+        hist_attrs = self.items.item_attrs[seq]
+        return Backbone(self.ln_h(x), valid, timestamps, hist_attrs, mask, weights)
+
+    def branch(
+        self,
+        k: int,
+        bb: Backbone,
+        query_pos: Tensor,
+        predicate: Tensor | None = None,
+        cond_ids: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Query vectors ``[B,R,d]`` of branch ``k`` read at ``query_pos [B,R]`` (must be ≥ 0).
+
+        ``predicate [B,R,T]`` limits which history items each row may attend to (CGSA);
+        ``cond_ids [B,R,M]`` are its condition tokens (0-padded beyond the first slot,
+        whose token 0 means "no condition"). Returns (query, mask, weights).
+        """
+        b, r = query_pos.shape
+        t = bb.hidden.shape[1]
+        if predicate is None:
+            predicate = torch.ones(b, r, t, dtype=torch.bool, device=query_pos.device)
+        if cond_ids is None:
+            cond_ids = torch.zeros(b, r, 1, dtype=torch.long, device=query_pos.device)
+        cond_valid = torch.ones_like(cond_ids, dtype=torch.bool)
+        cond_valid[..., 1:] = cond_ids[..., 1:] > 0
+        mask = masks.cgsa_mask(predicate, bb.valid, query_pos, cond_valid)
+        xq = torch.gather(bb.hidden, 1, query_pos[..., None].expand(b, r, bb.hidden.shape[-1]))
+        q_time = torch.gather(bb.timestamps, 1, query_pos)
+        y, w = self.branches[k](
+            xq, bb.hidden, mask, query_pos, q_time, bb.timestamps, extra=self.cond(cond_ids)
+        )
+        return self.ln_out[k](y), mask, w
+
+    def score_all(self, query: Tensor) -> Tensor:
+        """Dot-product scores of queries ``[..., d]`` against every item (index i → column i−1)."""
+        return query @ self.items.all_items().T
+
+
+def param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,328 @@
+"""Training: TAMIP/MIP/NIP pre-training (method §3) and CGSA fine-tuning (method §4).
+
+``python -m engine train`` trains one model; ``python -m engine train --ship`` rebuilds
+every checkpoint in ``assets/`` (see :mod:`engine.ship`).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from engine import masks
+from engine.config import ModelConfig, TrainConfig
+from engine.data.schema import EXPLICIT, UNKNOWN, Dataset
+from engine.model import ClimberPilot
+from engine.sequences import (
+    Catalogue,
+    Split,
+    build_catalogue,
+    item_counts,
+    split_users,
+    user_sequences,
+    windows,
+)
+
+# Attributes that get condition tokens when the catalogue has them (method §4).
+COND_ATTRIBUTES = ("genre", "language", "explicit", "popularity_tier", "era")
+# SFT: chance that each attribute of the true next item becomes an atom of its instruction.
+SFT_ATOM_PROB = {"genre": 0.8, "language": 0.35, "explicit": 0.15, "popularity_tier": 0.1, "era": 0.1}
+
+
+def set_seed(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class Prepared:
+    """Everything derived from a data set that training and evaluation share."""
+
+    dataset: Dataset
+    catalogue: Catalogue
+    train_only: list
+    splits: list[Split]
+    counts: np.ndarray  # training interactions per item index (popularity baseline, logQ)
+
+    def train_seqs(self):
+        return self.train_only + [s.train for s in self.splits]
+
+
+def prepare(ds: Dataset, holdout: int, day_boundary: bool, attr_values=None) -> Prepared:
+    cat = build_catalogue(ds, attr_values)
+    seqs = user_sequences(ds, cat)
+    train_only, splits = split_users(seqs, holdout, day_boundary)
+    counts = item_counts(train_only + [s.train for s in splits], cat.n_items)
+    return Prepared(ds, cat, train_only, splits, counts)
+
+
+def model_config(prep: Prepared, **overrides) -> ModelConfig:
+    ds = prep.dataset
+    cond = tuple(a for a in COND_ATTRIBUTES if a in ds.attributes)
+    return ModelConfig(
+        n_items=prep.catalogue.n_items,
+        attributes=tuple(ds.attributes),
+        attr_values=prep.catalogue.attr_values,
+        cond_attributes=cond,
+        time_unit=ds.time_resolution,
+        **overrides,
+    )
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _candidates(targets: Tensor, n_items: int, tcfg: TrainConfig, gen: torch.Generator):
+    """Shared candidate set for every branch: in-batch targets ∪ uniform negatives."""
+    if tcfg.negatives < 0:
+        return None
+    uniform = torch.randint(1, n_items + 1, (tcfg.negatives,), generator=gen).to(targets.device)
+    return torch.unique(torch.cat([targets, uniform]))
+
+
+def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q: Tensor | None):
+    """``vecs`` holds the candidates' vectors (every item when ``cand`` is None)."""
+    if cand is None:
+        return F.cross_entropy(q @ vecs.T, t - 1)
+    logits = q @ vecs.T
+    if log_q is not None:
+        logits = logits - log_q[cand]
+    return F.cross_entropy(logits, torch.searchsorted(cand, t))
+
+
+def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
+    """log P(item in the candidate set): in-batch by popularity, plus the uniform draw."""
+    f = counts / counts.sum()
+    q = 1 - torch.exp(n_pairs * torch.log1p(-f.clamp(max=0.999))) + tcfg.negatives / len(f)
+    return torch.log(q.clamp(1e-12, 1.0))
+
+
+def _branch_losses(model, seq, pairs, tcfg, gen, counts) -> Tensor:
+    """Sum over branches of the sampled softmax, negatives shared across branches."""
+    cand = _candidates(torch.cat([t for _, t in pairs]), model.cfg.n_items, tcfg, gen)
+    vecs = model.items.all_items() if cand is None else model.items(cand)
+    log_q = _log_q(counts, sum(len(t) for _, t in pairs), tcfg) if (tcfg.logq and cand is not None) else None
+    return sum(_softmax_loss(q, t, vecs, cand, log_q) for q, t in pairs if len(t))
+
+
+def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts) -> Tensor:
+    """One forward supervises every target: branch k at read-out p(t) predicts item t+k."""
+    bb = model.backbone(seq, ts)
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, bb.valid, tcfg.delta_tau))
+    b, t = seq.shape
+    rows = torch.arange(t, device=seq.device).expand(b, t)
+    pairs = []
+    for k in range(model.cfg.n_branches):
+        u, _, _ = model.branch(k, bb, rows)
+        tgt_pos = rows + k
+        tgt = seq.gather(1, tgt_pos.clamp(max=t - 1))
+        ok = (readout >= 0) & bb.valid & (tgt_pos < t) & (tgt > 0)
+        q = u.gather(1, readout.clamp(min=0)[..., None].expand(-1, -1, u.shape[-1]))
+        pairs.append((q[ok], tgt[ok]))
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts)
+
+
+def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen):
+    """Instructions from each target's own attributes: per attribute allowed sets + tokens.
+
+    Returns ``allowed`` (list of ``[B, T, V+1]``), ``attr_index`` and ``cond_ids [B, T, M]``.
+    A row with no atom (unconditioned share, or only unknown values) keeps token 0.
+    """
+    cfg = model.cfg
+    tgt = model.items.item_attrs[seq]  # [B, T, A]
+    b, t = seq.shape
+    uncond = torch.rand(b, t, generator=gen) < tcfg.sft_uncond_share
+    allowed, attr_index, tokens = [], [], []
+    for attr in cfg.cond_attributes:
+        ai = cfg.attributes.index(attr)
+        vocab = cfg.attr_values[ai]
+        v = tgt[..., ai].cpu()
+        known = (v > 0) & (v != (vocab.index(UNKNOWN) + 1 if UNKNOWN in vocab else -1))
+        use = (torch.rand(b, t, generator=gen) < SFT_ATOM_PROB.get(attr, 0.1)) & ~uncond
+        allow = torch.ones(b, t, len(vocab) + 1, dtype=torch.bool)
+        if attr == EXPLICIT:  # a policy atom: "exclude known explicit" = {false, unknown}
+            values = [x for x in ("false", UNKNOWN) if x in vocab]
+            use &= (v > 0) & (v != (vocab.index("true") + 1 if "true" in vocab else -1))
+            idx = torch.tensor([vocab.index(x) + 1 for x in values], dtype=torch.long)
+            row_allow = torch.zeros(len(vocab) + 1, dtype=torch.bool)
+            row_allow[idx] = True
+            allow[use] = row_allow
+            for x in values:
+                tokens.append(torch.where(use, model.cond_token(attr, x), 0))
+        else:
+            use &= known
+            allow[use] = F.one_hot(v[use], len(vocab) + 1).bool()
+            offset = model.cond_token(attr, vocab[0])
+            tokens.append(torch.where(use, offset + v - 1, 0))
+        allowed.append(allow.to(seq.device))
+        attr_index.append(ai)
+    cond_ids = torch.sort(torch.stack(tokens, dim=-1), dim=-1, descending=True).values
+    return allowed, attr_index, cond_ids[..., : cfg.max_cond_tokens].to(seq.device)
+
+
+def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts) -> Tensor:
+    """CGSA: branch k reads the context shortened by k items, under the target's instruction."""
+    bb = model.backbone(seq, ts)
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, bb.valid, tcfg.delta_tau))
+    allowed, attr_index, cond_ids = sample_instructions(model, seq, tcfg, gen)
+    predicate = masks.item_predicate(bb.hist_attrs, allowed, attr_index)
+    ok = bb.valid & (readout >= 0)
+    pairs = []
+    for k in range(model.cfg.n_branches):
+        q_pos = readout - k
+        ok_k = ok & (q_pos >= 0)
+        u, _, _ = model.branch(k, bb, q_pos.clamp(min=0), predicate, cond_ids)
+        pairs.append((u[ok_k], seq[ok_k]))
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts)
+
+
+# --------------------------------------------------------------------------- loops
+
+
+def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, progress: bool) -> dict:
+    """Shared epoch loop with early stopping on validation HR@10 (second-to-last item)."""
+    from engine.evaluate import validation_hr
+
+    gen = set_seed(tcfg.seed + (1000 if stage == "sft" else 0))
+    seq, ts = windows(prep.train_seqs(), model.cfg.max_len)
+    counts = torch.as_tensor(prep.counts, dtype=torch.float32, device=device) + 1.0
+    loss_fn = sft_loss if stage == "sft" else pretrain_loss
+    if stage == "sft":
+        new = [p for n, p in model.named_parameters() if n.startswith("cond.")]
+        old = [p for n, p in model.named_parameters() if not n.startswith("cond.")]
+        opt = torch.optim.Adam(
+            [{"params": old, "lr": tcfg.sft_lr}, {"params": new, "lr": tcfg.sft_new_lr}],
+            weight_decay=tcfg.weight_decay,
+        )
+        epochs = tcfg.sft_epochs
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        epochs = tcfg.max_epochs
+    best, best_state, bad, history = -1.0, None, 0, []
+    conditioned = stage == "sft"
+    bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not progress, leave=False)
+    t0 = time.perf_counter()
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(seq), generator=gen)
+        total, n = 0.0, 0
+        for s in range(0, len(perm), tcfg.batch_size):
+            idx = perm[s : s + tcfg.batch_size]
+            loss = loss_fn(model, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, n = total + loss.item(), n + 1
+        model.eval()
+        val = validation_hr(model, prep, device, conditioned=conditioned)
+        history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val})
+        bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val=f"{val:.4f}")
+        if val > best:
+            best, best_state, bad = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= tcfg.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "stage": stage,
+        "epochs_run": len(history),
+        "best_val_HR@10": best,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "windows": len(seq),
+        "curve": history,
+    }
+
+
+def fit(
+    prep: Prepared,
+    tcfg: TrainConfig,
+    device: torch.device,
+    progress: bool = True,
+    init_from: ClimberPilot | None = None,
+    **model_overrides,
+) -> tuple[ClimberPilot, dict]:
+    """Pre-train (unless ``init_from`` is given) and optionally fine-tune with CGSA."""
+    set_seed(tcfg.seed)
+    log = {}
+    if init_from is None:
+        n_branches = 1 if tcfg.objective == "nip" else model_overrides.pop("n_branches", 2)
+        cfg = model_config(prep, n_branches=n_branches, **model_overrides)
+        model = ClimberPilot(cfg, prep.catalogue.item_attrs).to(device)
+        log["pretrain"] = _run_stage(model, prep, tcfg, device, stage="pretrain", progress=progress)
+    else:
+        model = copy.deepcopy(init_from).to(device)
+    if tcfg.sft_epochs > 0:
+        log["sft"] = _run_stage(model, prep, tcfg, device, stage="sft", progress=progress)
+    return model, log
+
+
+def objective_config(objective: str, **kw) -> TrainConfig:
+    """NIP: K=1, no time mask; MIP: K>1, no time mask; TAMIP: K>1, Δτ ≥ 0 (method §3)."""
+    delta = kw.pop("delta_tau", 0)
+    return TrainConfig(objective=objective, delta_tau=None if objective != "tamip" else delta, **kw)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model (or --ship: rebuild every checkpoint in assets/)")
+    p.add_argument("--data", type=Path, default=None, help="prepared data folder (default: sample_data/lastfm)")
+    p.add_argument("--out", type=Path, default=None, help="checkpoint path to write")
+    p.add_argument("--objective", choices=("nip", "mip", "tamip"), default="tamip")
+    p.add_argument("--delta-tau", type=int, default=0, help="TAMIP Δτ in ticks of the data's resolution")
+    p.add_argument("--sft-epochs", type=int, default=0, help="CGSA fine-tuning epochs after pre-training")
+    p.add_argument("--epochs", type=int, default=TrainConfig.max_epochs)
+    p.add_argument("--holdout", type=int, default=TrainConfig.holdout)
+    p.add_argument("--negatives", type=int, default=TrainConfig.negatives)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--ship", action="store_true", help="rebuild assets/ (all shipped checkpoints + metrics.json)")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    from engine import checkpoint
+    from engine.data.io import load_dataset
+    from engine.data.paths import resolve_default_dataset as default_data_dir
+    from engine.device import resolve_device
+
+    device = resolve_device(args.device)
+    if args.ship:
+        from engine.ship import build_assets
+
+        build_assets(device=device)
+        return 0
+    ds = load_dataset(args.data or default_data_dir())
+    tcfg = objective_config(
+        args.objective,
+        delta_tau=args.delta_tau,
+        seed=args.seed,
+        max_epochs=args.epochs,
+        sft_epochs=args.sft_epochs,
+        holdout=args.holdout,
+        negatives=args.negatives,
+    )
+    prep = prepare(ds, tcfg.holdout, day_boundary=ds.time_resolution > 0)
+    model, log = fit(prep, tcfg, device)
+    out = args.out or Path(f"{args.objective}.pt")
+    checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, {"training": log})
+    print(f"wrote {out}")
+    return 0
+
+
+__all__ = ["fit", "prepare", "objective_config", "replace"]

@@ -1,0 +1,108 @@
+"""S3-Rec benchmark format: real LastFM (with HetRec enrichment) and Beauty, and any small file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.data.io import load_dataset
+from engine.data.s3rec import build_s3rec, prepare_s3rec
+from engine.data.schema import ITEM_ID, NAME, TIMESTAMP, UNKNOWN, USER_ID
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+LASTFM_TXT = SHARED / "s3rec-lastfm" / "LastFM.txt"
+BEAUTY_TXT = SHARED / "s3rec-amazon" / "Beauty.txt"
+
+
+def _sequences(ds) -> dict[int, list[int]]:
+    return {int(u): g[ITEM_ID].tolist() for u, g in ds.interactions.groupby(USER_ID, sort=False)}
+
+
+def _file_sequences(path: Path) -> dict[int, list[int]]:
+    lines = [list(map(int, line.split())) for line in path.read_text().splitlines() if line.strip()]
+    return {line[0]: line[1:] for line in lines}
+
+
+@pytest.fixture(scope="module")
+def lastfm(tmp_path_factory: pytest.TempPathFactory):
+    if not LASTFM_TXT.is_file() or not (SHARED / "hetrec2011-lastfm-2k" / "raw").is_dir():
+        pytest.skip("shared S3-Rec / HetRec data not present")
+    out = prepare_s3rec(LASTFM_TXT, tmp_path_factory.mktemp("s3rec") / "lastfm")
+    return load_dataset(out)
+
+
+def test_lastfm_counts_and_order(lastfm) -> None:
+    assert lastfm.interactions[USER_ID].nunique() == 1_090
+    assert len(lastfm.items) == 3_646
+    assert len(lastfm.interactions) == 52_551
+    assert _sequences(lastfm) == _file_sequences(LASTFM_TXT)  # the benchmark order, untouched
+
+
+def test_lastfm_enrichment(lastfm) -> None:
+    items = lastfm.items
+    assert lastfm.attributes == ("genre", "language", "era", "explicit", "popularity_tier")
+    assert lastfm.time_resolution == 86400
+    assert items["hetrec_artist_id"].is_unique
+    assert items[NAME].str.startswith("(unnamed HetRec artist").sum() == 22
+    assert lastfm.card["coverage"]["genre"]["interactions"] > 0.99
+    assert 0.45 < lastfm.card["coverage"]["language"]["interactions"] < 0.6
+    handled = {h["what"]: h["count"] for h in lastfm.card["handling"]}
+    missing = handled["interactions with no tag row for (HetRec user, artist)"]
+    assert 200 <= missing <= 260
+    inter = lastfm.interactions
+    same_user = inter[USER_ID].to_numpy()[1:] == inter[USER_ID].to_numpy()[:-1]
+    assert (np.diff(inter[TIMESTAMP].to_numpy())[same_user] >= 0).all()
+    assert (inter[TIMESTAMP] % 86400 == 0).all() and inter[TIMESTAMP].min() > 10**9
+
+
+def test_beauty_counts() -> None:
+    if not BEAUTY_TXT.is_file():
+        pytest.skip("shared Amazon data not present")
+    ds = build_s3rec(BEAUTY_TXT)
+    assert (ds.interactions[USER_ID].nunique(), len(ds.items), len(ds.interactions)) == (22_363, 12_101, 198_502)
+    assert ds.time_resolution == 0 and ds.attributes == ("category", "popularity_tier")
+    assert 3 <= ds.items["category"].nunique() <= 50
+
+
+def test_any_file_in_the_format(tmp_path: Path) -> None:
+    txt = tmp_path / "my_logs.seq"
+    txt.write_text("2 5 3 9\n1 3 4 5 3\n")  # users out of order, a repeated item
+    attrs = tmp_path / "attrs.json"
+    attrs.write_text(json.dumps({"3": [7, 8, 8], "4": [8, 7], "5": [1], "6": [7]}))
+    ds = build_s3rec(txt, attributes=attrs)
+    assert ds.name == "my_logs"
+    assert _sequences(ds) == {1: [3, 4, 5, 3], 2: [5, 3, 9]}
+    assert ds.interactions[TIMESTAMP].tolist() == [0, 1, 2, 3, 0, 1, 2]  # position index
+    assert ds.time_resolution == 0
+    category = dict(zip(ds.items[ITEM_ID], ds.items["category"], strict=True))
+    # Item 3: 8 is most frequent. Item 4: a tie, won by 7 (in 3 items of the catalogue; 8 is in 2).
+    assert category == {3: "8", 4: "7", 5: "1", 6: "7", 9: UNKNOWN}
+    out = prepare_s3rec(txt, tmp_path / "out", attributes=attrs)
+    back = load_dataset(out)
+    assert _sequences(back) == _sequences(ds)
+    assert json.loads((out / "meta.json").read_text())["time_resolution"] == 0
+
+
+def test_without_attributes_file(tmp_path: Path) -> None:
+    txt = tmp_path / "plain.txt"
+    txt.write_text("1 10 11\n2 11 12\n")
+    ds = build_s3rec(txt)
+    assert ds.attributes == ("popularity_tier",)
+    assert sorted(ds.items[ITEM_ID]) == [10, 11, 12]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.integers(0, 10**6), st.lists(st.integers(0, 10**9), min_size=1, max_size=20),
+                       min_size=1, max_size=8))
+def test_sequences_round_trip(tmp_path: Path, sequences: dict[int, list[int]]) -> None:
+    txt = tmp_path / "prop.txt"
+    txt.write_text("".join(f"{u} {' '.join(map(str, s))}\n" for u, s in sequences.items()))
+    ds = build_s3rec(txt)
+    assert _sequences(ds) == dict(sorted(sequences.items()))
+    assert ds.interactions[USER_ID].is_monotonic_increasing
