@@ -49,7 +49,7 @@ def card_footnote(card: dict, synthetic: bool, dataset: str, model: str, device:
     """Data card in two sentences: what the data is, coverage, licence, model, device."""
     counts = card.get("counts", {})
     cov = card.get("coverage", {})
-    parts = [f"Data: {dataset}" + (" (synthetic, generated; no real listeners)" if synthetic else "")
+    parts = [f"Data: {dataset}" + (" (generated; no real listeners)" if synthetic else "")
              + (f", {counts.get('users', '?'):,} users, {counts.get('items', '?'):,} artists, "
                 f"{counts.get('interactions', '?'):,} interactions" if counts else "") + "."]
     if not synthetic:
@@ -58,7 +58,7 @@ def card_footnote(card: dict, synthetic: bool, dataset: str, model: str, device:
         parts.append("Label coverage (artists): " + ", ".join(f"{a} {v.get('items', 0):.0%}" for a, v in cov.items())
                      + ".")
     if card.get("licence"):
-        parts.append(f"Licence: {card['licence']}")
+        parts.append(f"Licence: {card['licence'].rstrip('. ')}.")
     parts.append(f"Model: {model}; device: {device}.")
     return " ".join(parts)
 
@@ -84,8 +84,7 @@ def case_study_html(cs: CaseStudy, generated: datetime | None = None) -> str:
         out.append("<div class='cards'>" + "".join(lists.list_html(t, r, shared, ref, r.note, plain=ref and sec.plain_ref)
                                                    for t, r, ref in sec.cards) + "</div>")
         out.append(lists.LEGEND)
-    for fig, caption in cs.figures:
-        out.append(f"<h2>{html.escape(fig.layout.title.text or 'Figure')}</h2>")
+    for fig, caption in cs.figures:  # each figure carries its own title
         out.append(_figure_html(fig, first))
         first = False
         if caption:

@@ -45,12 +45,17 @@ def _date_text(dates: pd.Series) -> list[str]:
 
 
 def _date_ticks(dates: pd.Series, max_ticks: int = 8) -> tuple[list[int], list[str]]:
-    """Tick positions where the date changes, thinned to ``max_ticks``, labelled with the date."""
-    day = pd.to_datetime(dates).dt.strftime("%Y-%m-%d").to_numpy()
-    starts = [i for i in range(len(day)) if i == 0 or day[i] != day[i - 1]]
-    step = max(1, int(np.ceil(len(starts) / max_ticks)))
-    keep = starts[::step]
-    return [i + 1 for i in keep], [day[i] for i in keep]
+    """Ticks where the date changes, at least ``n / max_ticks`` positions apart, labelled with the date."""
+    dates = pd.to_datetime(dates)
+    span_days = (dates.max() - dates.min()).days if len(dates) else 0
+    day = dates.dt.strftime("%Y-%m-%d" if span_days < 400 else "%Y-%m").to_numpy()
+    gap = max(1, len(day) // max_ticks)
+    vals, last = [], -gap
+    for i in range(len(day)):
+        if (i == 0 or day[i] != day[i - 1]) and i - last >= gap:
+            vals.append(i)
+            last = i
+    return [i + 1 for i in vals], [day[i] for i in vals]
 
 
 def history_timeline(df: pd.DataFrame, window: int | None = 20, colors: dict[str, str] | None = None,
@@ -86,7 +91,7 @@ def history_timeline(df: pd.DataFrame, window: int | None = 20, colors: dict[str
     fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], title=None, gridcolor="#eef0f5")
     if has_dates:
         vals, text = _date_ticks(df["date"])
-        fig.update_xaxes(tickvals=vals, ticktext=text, title="listening order (date where it changes)")
+        fig.update_xaxes(tickvals=vals, ticktext=text, tickangle=0, title="listening order (date where it changes)")
     else:
         fig.update_xaxes(title="position in history")
     fig.update_xaxes(gridcolor="#eef0f5", range=[0.3, len(df) + 0.7], zeroline=False)

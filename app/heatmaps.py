@@ -38,6 +38,10 @@ class AxisItem:
             return f"<b>{self.label}</b>"
         return f"<b>{self.label}</b> ({self.genre}, {language_name(self.language)}, {self.date})"
 
+    @property
+    def short(self) -> str:
+        return f"<b>{self.label}</b>"
+
 
 def tick_text(items: Sequence[AxisItem], max_len: int = 22) -> list[str]:
     out = []
@@ -89,19 +93,29 @@ def _height(n_rows: int, n_cols: int) -> int:
     return int(min(1000, 200 + 18 * n_rows))
 
 
+def _categories(items: Sequence[AxisItem]) -> list[str]:
+    """Unique category per position (a repeated artist keeps two rows), carrying the hover details."""
+    return [f"{n + 1}. {it.info}" for n, it in enumerate(items)]
+
+
+def _hover(hover_names: tuple[str, str], cell: str) -> str:
+    # Row and column details come from the category labels, so the per-cell payload stays small
+    # (a T x T matrix of full descriptions was ~0.5 MB per chart at T = 50).
+    hy, hx = hover_names
+    return f"{hy}: %{{y}}<br>{hx}: %{{x}}<br>{cell}<extra></extra>"
+
+
 def mask_heatmap(codes: np.ndarray, categories: Sequence[tuple[str, str]], x_items: Sequence[AxisItem],
                  y_items: Sequence[AxisItem], title: str, x_title: str, y_title: str,
-                 rule: np.ndarray | None = None) -> go.Figure:
+                 rule: np.ndarray | None = None, hover_names: tuple[str, str] = ("row", "reads")) -> go.Figure:
     """A boolean/categorical mask: ``codes[r, c]`` indexes ``categories`` (name, colour)."""
     codes = np.asarray(codes)
-    names = [c[0] for c in categories]
-    hover = [[f"{y_title}: {y_items[r].info}<br>{x_title}: {x_items[c].info}<br>"
-              f"<i>{rule[r][c] if rule is not None else names[codes[r, c]]}</i>"
-              for c in range(codes.shape[1])] for r in range(codes.shape[0])]
+    names = np.array([c[0] for c in categories], dtype=object)
+    text = np.asarray(rule, dtype=object) if rule is not None else names[codes]
     fig = go.Figure(go.Heatmap(
-        z=codes.astype(float), x=list(range(codes.shape[1])), y=list(range(codes.shape[0])),
+        z=codes.astype(float), x=_categories(x_items), y=_categories(y_items), text=text.tolist(),
         zmin=-0.5, zmax=len(categories) - 0.5, colorscale=_discrete_scale([c[1] for c in categories]),
-        showscale=False, hovertext=hover, hoverinfo="text", xgap=1, ygap=1,
+        showscale=False, hovertemplate=_hover(hover_names, "<i>%{text}</i>"), xgap=1, ygap=1,
     ))
     _legend(fig, categories)
     _axes(fig, x_items, y_items, x_title, y_title)
@@ -109,15 +123,14 @@ def mask_heatmap(codes: np.ndarray, categories: Sequence[tuple[str, str]], x_ite
 
 
 def weight_heatmap(weights: np.ndarray, allowed: np.ndarray, x_items: Sequence[AxisItem],
-                   y_items: Sequence[AxisItem], title: str, x_title: str, y_title: str) -> go.Figure:
-    """Attention weights; cells the mask blocks are left blank (weight exactly 0)."""
+                   y_items: Sequence[AxisItem], title: str, x_title: str, y_title: str,
+                   hover_names: tuple[str, str] = ("row", "reads")) -> go.Figure:
+    """Attention weights; cells the mask blocks are left blank (weight exactly 0, no hover)."""
     w = np.where(np.asarray(allowed, dtype=bool), np.asarray(weights, dtype=float), np.nan)
-    hover = [[f"{y_title}: {y_items[r].info}<br>{x_title}: {x_items[c].info}<br>"
-              + ("<i>blocked by the mask</i>" if np.isnan(w[r, c]) else f"weight <b>{w[r, c]:.3f}</b>")
-              for c in range(w.shape[1])] for r in range(w.shape[0])]
     fig = go.Figure(go.Heatmap(
-        z=w, x=list(range(w.shape[1])), y=list(range(w.shape[0])), colorscale="Blues", zmin=0,
-        zmax=float(np.nanmax(w)) if np.isfinite(w).any() else 1.0, hovertext=hover, hoverinfo="text",
+        z=w, x=_categories(x_items), y=_categories(y_items), colorscale="Blues", zmin=0,
+        zmax=float(np.nanmax(w)) if np.isfinite(w).any() else 1.0, hoverongaps=False,
+        hovertemplate=_hover(hover_names, "weight <b>%{z:.3f}</b>"),
         xgap=1, ygap=1, colorbar=dict(title=dict(text="weight"), thickness=12),
     ))
     _axes(fig, x_items, y_items, x_title, y_title)
@@ -125,10 +138,10 @@ def weight_heatmap(weights: np.ndarray, allowed: np.ndarray, x_items: Sequence[A
 
 
 def _axes(fig: go.Figure, x_items, y_items, x_title: str, y_title: str) -> None:
-    fig.update_xaxes(tickvals=list(range(len(x_items))), ticktext=tick_text(x_items), tickangle=-60,
+    fig.update_xaxes(type="category", tickvals=_categories(x_items), ticktext=tick_text(x_items), tickangle=-60,
                      title=x_title, showgrid=False, tickfont=dict(size=10), zeroline=False)
-    fig.update_yaxes(tickvals=list(range(len(y_items))), ticktext=tick_text(y_items), autorange="reversed",
-                     title=y_title, showgrid=False, tickfont=dict(size=10), zeroline=False)
+    fig.update_yaxes(type="category", tickvals=_categories(y_items), ticktext=tick_text(y_items),
+                     autorange="reversed", title=y_title, showgrid=False, tickfont=dict(size=10), zeroline=False)
     fig.update_layout(plot_bgcolor="white")
 
 
@@ -147,5 +160,6 @@ def cgsa_figure(cgsa: np.ndarray, rules: Sequence[str], cond_labels: Sequence[st
     """The branch query's CGSA mask as one row: condition tokens, then the history items."""
     m = len(cond_labels)
     return mask_heatmap(cgsa_codes(cgsa, m), CGSA_CATS, [AxisItem(t) for t in cond_labels] + list(hist_items),
-                        [AxisItem("branch query")], "CGSA mask: what the serving query may attend to",
-                        "key", "query", rule=np.array([list(rules)], dtype=object))
+                        [AxisItem("serving query")], "CGSA mask: what the serving query may attend to",
+                        "condition tokens, then the history (oldest → newest)", "", rule=np.array([list(rules)], dtype=object),
+                        hover_names=("query", "reads"))

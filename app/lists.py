@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from app.vocab import EXPLICIT_SHORT, language_name
-from engine.data.schema import EXPLICIT, GENRE, ITEM_ID, LANGUAGE, NAME
+from engine.data.schema import EXPLICIT, GENRE, ITEM_ID, LANGUAGE, NAME, UNKNOWN
 
 CSS = """
 <style>
@@ -48,8 +48,9 @@ def result_rows(items: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame({
         "rank": items["rank"].astype(int),
         "artist": items[NAME].astype(str),
-        "genre": items[GENRE].astype(str) if GENRE in items else "",
-        "language": items[LANGUAGE].map(language_name) if LANGUAGE in items else "",
+        "genre": items[GENRE].astype(str).replace(UNKNOWN, "genre unknown") if GENRE in items else "",
+        "language": (items[LANGUAGE].astype(str).replace(UNKNOWN, "language unknown").map(language_name)
+                     if LANGUAGE in items else ""),
         "explicit": items[EXPLICIT].map(lambda v: EXPLICIT_SHORT.get(str(v), str(v))) if EXPLICIT in items else "",
         "score": items["score"].astype(float).round(3) if "score" in items else float("nan"),
         "matches": items["complies"].astype(bool),
@@ -106,6 +107,8 @@ def list_html(title: str, res, shared: dict[int, list[str]] | None = None, is_re
     """
     rows = result_rows(res.items)
     chip_row = "".join(chip_html(t, tone) for t, tone in chips(res, is_reference, show_cc=not plain))
+    # "also in …" tags on the reference list only when few lists are compared (Figure 4, Auto).
+    n_lists = len({t for titles in (shared or {}).values() for t in titles})
     items = []
     for r in rows.itertuples(index=False):
         inside = (shared or {}).get(int(getattr(r, ITEM_ID)), [])
@@ -113,7 +116,7 @@ def list_html(title: str, res, shared: dict[int, list[str]] | None = None, is_re
         mark = ("<span class='cp-shared' title='also in the unconditioned list'>◆</span>"
                 if r.in_unconditioned and not is_reference else "")
         tags = ("<span class='cp-tag'>heard</span>" if r.heard else "") + (
-            _elsewhere(title, inside) if is_reference else "")
+            _elsewhere(title, inside) if is_reference and len(shared or {}) and n_lists <= 4 else "")
         meta = " · ".join(x for x in (r.genre, r.language, r.explicit) if x)
         cls = "cp-item" + (" match" if r.matches and not plain else "")
         items.append(
@@ -121,7 +124,7 @@ def list_html(title: str, res, shared: dict[int, list[str]] | None = None, is_re
             f"<span class='cp-rank'>{r.rank}</span><div class='cp-body'><div class='cp-name'>"
             f"{html.escape(r.artist)}{mark}</div><div class='cp-meta'>{html.escape(meta)}"
             f"<span class='cp-score' title='score (inner product)'>{r.score:.2f}</span></div>{tags}</div></div>")
-    body = "".join(items) if items else "<div class='cp-empty'>No artist satisfies this.</div>"
+    body = "".join(items) if items else "<div class='cp-empty'>Nothing left in this list.</div>"
     note_html = f"<div class='cp-note'>{html.escape(note)}</div>" if note else ""
     return (f"<div class='cp-list' data-method='{html.escape(title)}'><div class='cp-head'>{html.escape(title)}</div>"
             f"<div class='cp-chips'>{chip_row}</div>{note_html}<div class='cp-items'>{body}</div></div>")

@@ -106,4 +106,5 @@ def load_variant(sources: Sources, name: str) -> tuple[Recommender | None, str]:
         key = f"{sources.key}|{path}@{Path(path).stat().st_mtime_ns}"
         return _recommender(str(path), str(sources.data), key), ""
     except EngineError as exc:
-        return None, f"The {name.upper()} model could not be loaded: {exc.message}. {exc.hint}"
+        hint = exc.hint[:1].upper() + exc.hint[1:] if exc.hint else ""
+        return None, f"The {name.upper()} model could not be loaded: {exc.message}. {hint}"

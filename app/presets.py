@@ -44,23 +44,28 @@ def history_frame(users: Mapping[int, object], items: pd.DataFrame) -> pd.DataFr
     return df.merge(items[[ITEM_ID, *cols]], on=ITEM_ID, how="left")
 
 
-def _shares(long: pd.DataFrame, attr: str, window: int | None) -> pd.DataFrame:
-    part = long if window is None else long[long["from_end"] < window]
-    return pd.crosstab(part["user_id"], part[attr], normalize="index")
+def _top(long: pd.DataFrame, attr: str, users: pd.Index, n: int = 2) -> list[list[tuple[str, float]]]:
+    """Per user: the ``n`` most common known values of ``attr`` with their share (vectorised)."""
+    if attr not in long.columns:
+        return [[] for _ in users]
+    known = long[long[attr] != UNKNOWN]
+    counts = pd.crosstab(known["user_id"], known[attr]).reindex(users, fill_value=0)
+    values = counts.columns.to_numpy()
+    m = counts.to_numpy(dtype=float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    order = np.argsort(-m, axis=1, kind="stable")[:, :n]
+    return [[(str(values[j]), float(share[r, j])) for j in order[r] if m[r, j] > 0] for r in range(len(users))]
 
 
 def user_summaries(users: Mapping[int, object], items: pd.DataFrame) -> pd.DataFrame:
     """One row per user: length, top genres and languages, and a selectbox label."""
     long = history_frame(users, items)
-    rows = []
-    for u, g in long.groupby("user_id", sort=True):
-        genres = g[GENRE][g[GENRE] != UNKNOWN].value_counts(normalize=True).head(2) if GENRE in g else pd.Series()
-        langs = g[LANGUAGE][g[LANGUAGE] != UNKNOWN].value_counts().head(2) if LANGUAGE in g else pd.Series()
-        gtxt = ", ".join(f"{k} {v:.0%}" for k, v in genres.items()) or "no known genre"
-        ltxt = "/".join(langs.index) or "?"
-        n = len(g)
-        rows.append((int(u), n, gtxt, ltxt, f"User {u} · {n} artists · {gtxt} · {ltxt}"))
-    return pd.DataFrame(rows, columns=["user_id", "n", "genres", "languages", "label"])
+    n = long.groupby("user_id").size().sort_index()
+    genres = [", ".join(f"{g} {s:.0%}" for g, s in top) or "no known genre" for top in _top(long, GENRE, n.index)]
+    langs = ["/".join(v for v, _ in top) or "?" for top in _top(long, LANGUAGE, n.index)]
+    labels = [f"User {u} · {k} artists · {g} · {lang}" for u, k, g, lang in zip(n.index, n, genres, langs, strict=True)]
+    return pd.DataFrame({"user_id": n.index.astype(int), "n": n.to_numpy(), "genres": genres, "languages": langs,
+                         "label": labels})
 
 
 def _pick(scores: pd.Series) -> int | None:
@@ -71,13 +76,25 @@ def _pick(scores: pd.Series) -> int | None:
     return int(min(scores[scores == best].index))  # ties: lowest id, so the choice is stable
 
 
-def _two_genres(long: pd.DataFrame, items: pd.DataFrame) -> tuple[str, str] | None:
-    known = items[GENRE][items[GENRE] != UNKNOWN]
-    present = set(known.unique())
-    if {"hip-hop", "rock"} <= present:
-        return "hip-hop", "rock"
-    top = long[GENRE][long[GENRE] != UNKNOWN].value_counts().index.tolist()
-    return (top[0], top[1]) if len(top) >= 2 else None
+def _counts(long: pd.DataFrame, attr: str, window: int | None) -> pd.DataFrame:
+    part = long if window is None else long[long["from_end"] < window]
+    return pd.crosstab(part["user_id"], part[attr])
+
+
+def _balance(counts: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """How evenly a user's recent window mixes genres a and b (the smaller count, ties: more of both)."""
+    return np.minimum(counts[a], counts[b]) + 0.01 * (counts[a] + counts[b])
+
+
+def _mixed_pair(counts: pd.DataFrame) -> tuple[str, str] | None:
+    """Hip-hop and the genre most evenly mixed with it by some listener (the paper's Figure 4 shape)."""
+    genres = [g for g in counts.columns if g != UNKNOWN]
+    if len(genres) < 2:
+        return None
+    a = "hip-hop" if "hip-hop" in genres else counts[genres].sum().idxmax()
+    others = [g for g in counts[genres].sum().sort_values(ascending=False).index if g != a]
+    best = max(others, key=lambda b: (float(_balance(counts, a, b).max()), -others.index(b)))
+    return a, best
 
 
 def _target_language(items: pd.DataFrame, min_items: int = 5) -> str | None:
@@ -97,32 +114,33 @@ def compute_presets(users: Mapping[int, object], items: pd.DataFrame, window: in
         return []
     long = history_frame(eligible, items)
     out: list[Preset] = []
-    recent = _shares(long, GENRE, window)
-    pair = _two_genres(long, items)
-    if pair and all(g in recent.columns for g in pair):
+    recent = _counts(long, GENRE, window)
+    n_recent = recent.sum(axis=1)
+    pair = _mixed_pair(recent)
+    if pair:
         a, b = pair
-        score = np.minimum(recent[a], recent[b]) + 0.01 * (recent[a] + recent[b])
-        u = _pick(score[np.minimum(recent[a], recent[b]) > 0])
+        balance = _balance(recent, a, b)
+        u = _pick(balance[np.minimum(recent[a], recent[b]) > 0])
         if u is not None:
-            n = min(window, len(eligible[u].item_ids))
             out.append(Preset(
                 "mixed", f"Mixed {a} / {b} listener", u,
-                f"User {u}: last {n} artists are {recent.at[u, a]:.0%} {a} and {recent.at[u, b]:.0%} {b}.",
+                f"User {u}: of the last {n_recent[u]} artists, {recent.at[u, a]} are {a} and {recent.at[u, b]} {b}.",
                 f"Unconditioned retrieval mixes both tastes. Ask for {a}: CGSA returns {a} artists, "
                 f"and several are already in the unconditioned list (taste ∩ instruction, as in the "
                 f"paper's Figure 4). Then try {b}.",
                 {"genres": [a]},
             ))
     if EXPLICIT in items.columns and "hip-hop" in recent.columns:
-        explicit = _shares(long, EXPLICIT, window)
-        ex = explicit["true"] if "true" in explicit.columns else 0.0
-        u = _pick((recent["hip-hop"] + 0.5 * ex)[recent["hip-hop"] > 0])
+        explicit = _counts(long, EXPLICIT, window)
+        ex = explicit["true"] if "true" in explicit.columns else pd.Series(0, index=recent.index)
+        hh = recent["hip-hop"]
+        heavy = hh[(hh >= 3) & (hh >= 0.5 * n_recent)]
+        score = (100 * ex.reindex(heavy.index, fill_value=0) + heavy) if len(heavy) else hh[hh > 0]
+        u = _pick(score)
         if u is not None:
-            share = ex.get(u, 0.0) if isinstance(ex, pd.Series) else 0.0
             out.append(Preset(
                 "rap_clean", "Rap-heavy history under a no-explicit policy", u,
-                f"User {u}: {recent.at[u, 'hip-hop']:.0%} hip-hop in the last {window} artists, "
-                f"{share:.0%} flagged explicit.",
+                f"User {u}: {hh[u]} of the last {n_recent[u]} artists are hip-hop, {int(ex.get(u, 0))} flagged explicit.",
                 "The policy removes known-explicit artists. Post-hoc filtering keeps only what "
                 "survives in the over-fetched list, often fewer than K; CGSA + hard filter still "
                 "returns K clean hip-hop artists. Explicit flags are unknown for many artists: "

@@ -8,7 +8,7 @@ same inputs costs a dictionary lookup (goal: ≤ 300 ms server time per interact
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,8 @@ import streamlit as st
 
 from app import presets as presets_mod
 from app.loader import Sources, load_main, resolve_sources
-from app.state import MAX_K, ViewState, Vocab
+from app.state import INSTRUCTION_KEYS, MAX_K, ViewState, Vocab, empty_instruction, from_query
+from app.vocab import language_name
 from engine import METHODS, History, HistoryError, Instruction, Recommender
 from engine.data.schema import ERA, GENRE, ITEM_ID, LANGUAGE, NAME, POPULARITY, TIMESTAMP, UNKNOWN
 
@@ -55,6 +56,19 @@ def _names(_rec: Recommender, key: str) -> dict[int, str]:
     return dict(zip(_rec.items[ITEM_ID].astype(int), _rec.items[NAME].astype(str), strict=True))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _item_labels(_rec: Recommender, key: str) -> dict[int, str]:
+    items = _rec.items
+    langs = items[LANGUAGE].map(language_name) if LANGUAGE in items else ""
+    return {int(i): f"{n} · {g} · {lang}" for i, n, g, lang in
+            zip(items[ITEM_ID], items[NAME], items[GENRE], langs, strict=True)}
+
+
+def item_labels(ctx: Ctx) -> dict[int, str]:
+    """item id → "artist · genre · language" for the catalogue search (cached; do not mutate)."""
+    return _item_labels(ctx.rec, ctx.key)
+
+
 def names(ctx: Ctx) -> dict[int, str]:
     """item id → artist name (cached; do not mutate)."""
     return _names(ctx.rec, ctx.key)
@@ -88,6 +102,18 @@ def default_view(ctx: Ctx) -> ViewState:
         return ViewState(source="preset", preset=p.key).with_instruction(**p.instruction)
     first = int(ctx.users["user_id"].iloc[0]) if len(ctx.users) else None
     return ViewState(source="user", user=first)
+
+
+def initial_view(ctx: Ctx, params: dict) -> tuple[ViewState, list[str]]:
+    """The view a fresh session opens on: the link's, completed by the defaults.
+
+    A link that names a preset but no instruction gets that preset's suggested instruction.
+    """
+    view, warnings = from_query(params, ctx.vocab, default_view(ctx))
+    p = ctx.preset(view.preset) if view.source == "preset" else None
+    if p is not None and not any(k in params for k in INSTRUCTION_KEYS):
+        view = replace(view, instruction=empty_instruction()).with_instruction(**p.instruction)
+    return view, warnings
 
 
 # --------------------------------------------------------------------------- histories

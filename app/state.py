@@ -17,6 +17,7 @@ from engine import EXPLICIT_POLICIES, Instruction
 FORMAT = "climber-pilot-studio/view"
 VERSION = 1
 LIST_FIELDS = ("genres", "languages", "popularity", "eras")
+INSTRUCTION_KEYS = (*LIST_FIELDS, "explicit", "blocked", "exclude_heard")
 MAX_K = 100
 MAX_OVERFETCH = 20
 MAX_TOP_P = 5
@@ -220,8 +221,28 @@ def to_query(view: ViewState) -> dict[str, str]:
     return q
 
 
+def history_complete(view: ViewState) -> bool:
+    """The active history source has what it needs (a preset key, a user, or custom items)."""
+    return bool((view.source == "preset" and view.preset) or (view.source == "user" and view.user is not None)
+                or (view.source == "custom" and view.custom))
+
+
+def _with_history_of(view: ViewState, default: ViewState) -> ViewState:
+    if history_complete(view):
+        return view
+    return replace(view, source=default.source, preset=default.preset, user=default.user, custom=default.custom)
+
+
 def from_query(params: Mapping[str, str], vocab: Vocab, default: ViewState) -> tuple[ViewState, list[str]]:
-    return sanitize(dict(params), vocab, default)
+    """A link that names its history (source/preset/user/custom) names all of it; if what it names is
+    unusable, the default history is shown (with a warning from :func:`sanitize`)."""
+    start = default
+    if any(k in params for k in ("source", "preset", "user", "custom")):
+        start = replace(start, preset=None, user=None, custom=())
+    if any(k in params for k in INSTRUCTION_KEYS):  # a link with an instruction states all of it
+        start = replace(start, instruction=empty_instruction())
+    view, warnings = sanitize(dict(params), vocab, start)
+    return _with_history_of(view, default), warnings
 
 
 def to_json(view: ViewState, dataset: str = "") -> str:
@@ -243,7 +264,7 @@ def from_json(text: str | bytes, vocab: Vocab, default: ViewState, dataset: str 
     if dataset and raw.get("dataset") not in (None, "", dataset):
         warnings.append(f"exported on data set {raw.get('dataset')!r}, now showing {dataset!r}")
     view, more = sanitize(raw, vocab, replace(default, preset=None, user=None, custom=()))
-    return view, warnings + more
+    return _with_history_of(view, default), warnings + more
 
 
 # --------------------------------------------------------------------------- session

@@ -34,7 +34,8 @@ from engine import EngineError  # noqa: E402
 
 log = logging.getLogger("climber_pilot_studio")
 
-st.set_page_config(page_title="Climber-Pilot Studio", page_icon=":material/graphic_eq:", layout="wide")
+# An emoji favicon is an inline SVG; a Material-icon favicon would be fetched from fonts.gstatic.com.
+st.set_page_config(page_title="Climber-Pilot Studio", page_icon="🎧", layout="wide")
 ui.inject_css()
 
 PAGES = {
@@ -67,7 +68,7 @@ except EngineError as exc:
 
 first_run = state.VIEW_KEY not in st.session_state
 if first_run:
-    view, warnings = state.from_query(st.query_params.to_dict(), ctx.vocab, services.default_view(ctx))
+    view, warnings = services.initial_view(ctx, st.query_params.to_dict())
     state.set_view(view)
     st.session_state["link_warnings"] = warnings
 

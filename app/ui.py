@@ -109,8 +109,10 @@ def chart(fig, key: str) -> None:
 def footer(ctx, server_ms: float | None = None) -> None:
     card = ctx.rec.dataset.card or {}
     cov = card.get("coverage", {})
-    cov_txt = ", ".join(f"{a} {v.get('items', 0):.0%}" for a, v in cov.items()) if cov else "not recorded"
-    licence = card.get("licence") or "see the data card"
+    cov_txt = ", ".join(f"{a} {v.get('items', 0):.0%}" + (f" ({v['interactions']:.0%} of listens)"
+                                                          if "interactions" in v else "")
+                        for a, v in cov.items()) if cov else "not recorded"
+    licence = (card.get("licence") or "see the data card").rstrip(". ")
     if ctx.rec.dataset.synthetic:
         what = "Synthetic listening logs (generated; no real users)."
     else:

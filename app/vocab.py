@@ -17,7 +17,7 @@ EXPLICIT_LABELS = {
     "exclude_unknown": "Exclude explicit and unknown",
 }
 
-EXPLICIT_SHORT = {"true": "explicit", "false": "clean", "unknown": "explicit?"}
+EXPLICIT_SHORT = {"true": "explicit", "false": "clean", "unknown": "explicit unknown"}
 
 POPULARITY_LABELS = {"head": "head (most listened)", "torso": "torso", "tail": "tail (niche)"}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,15 +79,15 @@ def load(path: Path | str, expected_fingerprint: str | None = None) -> Checkpoin
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        first = str(exc).splitlines()[0][:80]
         raise CheckpointError(
-            f"{path.name} contains objects that are not plain weights and was refused "
-            f"({str(exc).splitlines()[0][:120]})",
-            "only load checkpoints written by this project",
+            f"{path.name} was refused: it is corrupt, or it holds objects other than plain "
+            f"weights, which are never run ({first})",
+            "only load checkpoints written by this project; " + rebuild,
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path.name} is corrupt or truncated ({str(exc).splitlines()[0][:120]})", rebuild
-        ) from None
+    except Exception as exc:  # torch raises many types for damaged files; none may escape raw
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise CheckpointError(f"{path.name} is corrupt or truncated ({first})", rebuild) from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a Climber-Pilot Studio checkpoint", rebuild)
     if raw.get("version") != VERSION:

@@ -20,6 +20,8 @@ SUBCOMMAND_MODULES = (
     "engine.evaluate",  # evaluate
     "engine.recommend_cli",  # recommend
     "engine.setup_cli",  # setup
+    "engine.bench",  # bench
+    "engine.experiments",  # experiment
 )
 
 

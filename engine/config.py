@@ -64,10 +64,11 @@ class TrainConfig:
     logq: bool = False
     # SFT (CGSA) stage
     sft_epochs: int = 0
-    sft_lr: float = 1e-4
-    sft_new_lr: float = 1e-3  # condition tokens are new parameters: they learn faster
+    sft_lr: float = 3e-4  # measured: 1e-4 left CGSA at CC@10 0.85 after 4 epochs, 3e-4 reached 0.997
+    sft_new_lr: float = 3e-3  # condition tokens are new parameters: they learn faster
     sft_uncond_share: float = 0.2
     holdout: int = 10  # future items held out per user (myopia / instruction test)
+    day_boundary: bool = True  # move the test cut to a day start (data with timestamps only)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

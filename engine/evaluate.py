@@ -197,12 +197,12 @@ def _cli(args: argparse.Namespace) -> int:
     from engine.data.paths import resolve_default_dataset as default_data_dir
     from engine.device import resolve_device
     from engine.ship import MAIN_CHECKPOINT as default_checkpoint
-    from engine.train import prepare
+    from engine.train import prepare_for
 
     device = resolve_device(args.device)
     ds = load_dataset(args.data or default_data_dir())
     ck = checkpoint.load(args.checkpoint or default_checkpoint)
-    prep = prepare(ds, ck.train_config.holdout, ds.time_resolution > 0, ck.model_config.attr_values)
+    prep = prepare_for(ds, ck.train_config, ck.model_config.attr_values)
     if prep.catalogue.fingerprint != ck.fingerprint:
         checkpoint.load(args.checkpoint or default_checkpoint, prep.catalogue.fingerprint)
     model = ck.build(device)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,15 @@ from engine.errors import HistoryError, InstructionError
 from engine.inference import queries
 from engine.instructions import Instruction, satisfies
 from engine.retrieval import METHODS, ItemIndex, run_method
-from engine.sequences import Catalogue, UserSeq, build_catalogue, pad_left, to_ticks
+from engine.sequences import (
+    Catalogue,
+    UserSeq,
+    build_catalogue,
+    pad_left,
+    split_users,
+    to_ticks,
+    user_sequences,
+)
 
 
 @dataclass(frozen=True)
@@ -134,15 +142,17 @@ class Recommender:
     def users(self) -> dict[int, History]:
         """Each user's history at the evaluation cut (held-out future kept aside)."""
         if self._users is None:
-            from engine.sequences import split_users, user_sequences
-
             tc = self.checkpoint.train_config
             seqs = user_sequences(self.dataset, self.catalogue)
-            train_only, splits = split_users(seqs, tc.holdout, self.dataset.time_resolution > 0)
-            out = {s.user_id: self._to_history(s.user_id, s.history) for s in splits}
-            for sp in splits:
-                out[sp.user_id] = History(**{**out[sp.user_id].__dict__, "future": tuple(
-                    self.catalogue.items[ITEM_ID].to_numpy()[sp.future.items - 1].tolist())})
+            train_only, splits = split_users(seqs, tc.holdout, tc.day_boundary and self.dataset.time_resolution > 0)
+            ids = self.catalogue.items[ITEM_ID].to_numpy()
+            out = {
+                sp.user_id: replace(
+                    self._to_history(sp.user_id, sp.history),
+                    future=tuple(int(i) for i in ids[sp.future.items - 1]),
+                )
+                for sp in splits
+            }
             for s in train_only:
                 out[s.user_id] = self._to_history(s.user_id, s)
             self._users = out
@@ -273,6 +283,7 @@ class Recommender:
                      attribute: str = GENRE) -> AutoResult:
         """The paper's General scenario: top-P categories of the recent window as instructions."""
         self._check_k(k)
+        seq, ts = self._tensors(history)  # validates the history first
         recent = self._item_rows.loc[list(history.item_ids[-window:]), attribute]
         counts = Counter(v for v in recent if v != "unknown")
         if not counts:
@@ -283,7 +294,6 @@ class Recommender:
         total = sum(c for _, c in top)
         instrs = [(Instruction(**{("genres" if attribute == GENRE else "languages"): frozenset({v})}), c / total)
                   for v, c in top]
-        seq, ts = self._tensors(history)
         t0 = time.perf_counter()
         with torch.no_grad():
             u_plain, bb, _, _ = queries(self.model, seq, ts)
@@ -309,7 +319,8 @@ class Recommender:
         merged_df = pd.DataFrame(merged_rows).reset_index(drop=True)
         merged_df["rank"] = np.arange(1, len(merged_df) + 1)
         merged_df["in_unconditioned"] = merged_df[ITEM_ID].isin(plain_set)
-        merged = RecResult("merged", merged_df, k, 1.0, float(merged_df["in_unconditioned"].mean()), ms)
+        cc = float(merged_df["complies"].sum()) / k if len(merged_df) else 0.0
+        merged = RecResult("merged", merged_df, k, cc, float(merged_df["in_unconditioned"].mean()), ms)
         diversity = {name: _diversity(r.items) for name, r in (("unconditioned", unconditioned), ("merged", merged))}
         return AutoResult(instrs, lists, merged, unconditioned, diversity)
 
@@ -371,8 +382,8 @@ def _diversity(items: pd.DataFrame) -> dict[str, float]:
         if attr in items:
             counts = items[attr].value_counts(normalize=True)
             out[f"distinct_{attr}"] = float(len(counts))
-            out[f"entropy_{attr}"] = float(-(counts * np.log2(counts)).sum())
+            out[f"entropy_{attr}"] = abs(float(-(counts * np.log2(counts)).sum()))
     return out
 
 
-__all__ = ["Recommender", "History", "RecResult", "Comparison", "Explanation", "AutoResult", "field"]
+__all__ = ["Recommender", "History", "RecResult", "Comparison", "Explanation", "AutoResult"]

@@ -28,12 +28,12 @@ METRICS_MD = ASSETS / "metrics.md"
 SYNTHETIC_CHECKPOINT = ASSETS / "synthetic.pt"
 
 # The settings of the shipped models (chosen by the measurements in the README).
-SHIP_TRAIN = {"seed": 0, "max_epochs": 12, "patience": 3, "negatives": 1024, "logq": True,
+SHIP_TRAIN = {"seed": 0, "max_epochs": 10, "patience": 3, "negatives": 1024, "logq": True,
               "batch_size": 256, "holdout": 10}
-SHIP_SFT_EPOCHS = 4
+SHIP_SFT_EPOCHS = 5
 SHIP_MODEL = {"d_model": 64, "n_layers": 2, "n_heads": 2}
 # The small model for the committed synthetic set (the app's labelled fallback, and tests).
-SYNTHETIC_TRAIN = {"seed": 0, "max_epochs": 8, "patience": 3, "negatives": -1, "holdout": 10, "sft_epochs": 3}
+SYNTHETIC_TRAIN = {"seed": 0, "max_epochs": 8, "patience": 3, "negatives": -1, "holdout": 10, "sft_epochs": 5}
 SYNTHETIC_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2}
 
 

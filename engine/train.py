@@ -6,6 +6,7 @@ every checkpoint in ``assets/`` (see :mod:`engine.ship`).
 
 from __future__ import annotations
 
+import argparse
 import copy
 import random
 import time
@@ -67,6 +68,11 @@ def prepare(ds: Dataset, holdout: int, day_boundary: bool, attr_values=None) -> 
     return Prepared(ds, cat, train_only, splits, counts)
 
 
+def prepare_for(ds: Dataset, tcfg: TrainConfig, attr_values=None) -> Prepared:
+    """The split a checkpoint was trained with (its TrainConfig says which)."""
+    return prepare(ds, tcfg.holdout, tcfg.day_boundary and ds.time_resolution > 0, attr_values)
+
+
 def model_config(prep: Prepared, **overrides) -> ModelConfig:
     ds = prep.dataset
     cond = tuple(a for a in COND_ATTRIBUTES if a in ds.attributes)
@@ -108,12 +114,13 @@ def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
     return torch.log(q.clamp(1e-12, 1.0))
 
 
-def _branch_losses(model, seq, pairs, tcfg, gen, counts) -> Tensor:
-    """Sum over branches of the sampled softmax, negatives shared across branches."""
+def _branch_losses(model, seq, pairs, tcfg, gen, counts) -> Tensor | None:
+    """Sum over branches of the sampled softmax, negatives shared across branches (None: no pair)."""
     cand = _candidates(torch.cat([t for _, t in pairs]), model.cfg.n_items, tcfg, gen)
     vecs = model.items.all_items() if cand is None else model.items(cand)
     log_q = _log_q(counts, sum(len(t) for _, t in pairs), tcfg) if (tcfg.logq and cand is not None) else None
-    return sum(_softmax_loss(q, t, vecs, cand, log_q) for q, t in pairs if len(t))
+    losses = [_softmax_loss(q, t, vecs, cand, log_q) for q, t in pairs if len(t)]
+    return torch.stack(losses).sum() if losses else None
 
 
 def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts) -> Tensor:
@@ -220,6 +227,8 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         for s in range(0, len(perm), tcfg.batch_size):
             idx = perm[s : s + tcfg.batch_size]
             loss = loss_fn(model, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+            if loss is None:  # no target in this batch has visible history
+                continue
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -259,7 +268,8 @@ def fit(
     set_seed(tcfg.seed)
     log = {}
     if init_from is None:
-        n_branches = 1 if tcfg.objective == "nip" else model_overrides.pop("n_branches", 2)
+        n_branches = model_overrides.pop("n_branches", 2)
+        n_branches = 1 if tcfg.objective == "nip" else n_branches
         cfg = model_config(prep, n_branches=n_branches, **model_overrides)
         model = ClimberPilot(cfg, prep.catalogue.item_attrs).to(device)
         log["pretrain"] = _run_stage(model, prep, tcfg, device, stage="pretrain", progress=progress)
@@ -287,7 +297,13 @@ def register(sub) -> None:
     p.add_argument("--delta-tau", type=int, default=0, help="TAMIP Δτ in ticks of the data's resolution")
     p.add_argument("--sft-epochs", type=int, default=0, help="CGSA fine-tuning epochs after pre-training")
     p.add_argument("--epochs", type=int, default=TrainConfig.max_epochs)
-    p.add_argument("--holdout", type=int, default=TrainConfig.holdout)
+    p.add_argument("--holdout", type=int, default=TrainConfig.holdout,
+                   help="items held out per user; 1 with --leave-last-out gives the S3-Rec protocol")
+    p.add_argument("--leave-last-out", action="store_true",
+                   help="cut exactly before the last --holdout items, not at a day boundary")
+    p.add_argument("--logq", action=argparse.BooleanOptionalAction, default=True,
+                   help="logQ correction of the sampled softmax (measured to help on Last.fm)")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--negatives", type=int, default=TrainConfig.negatives)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -316,8 +332,11 @@ def _cli(args) -> int:
         sft_epochs=args.sft_epochs,
         holdout=args.holdout,
         negatives=args.negatives,
+        logq=args.logq,
+        batch_size=args.batch_size,
+        day_boundary=not args.leave_last_out,
     )
-    prep = prepare(ds, tcfg.holdout, day_boundary=ds.time_resolution > 0)
+    prep = prepare_for(ds, tcfg)
     model, log = fit(prep, tcfg, device)
     out = args.out or Path(f"{args.objective}.pt")
     checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, {"training": log})

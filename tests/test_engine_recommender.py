@@ -123,17 +123,11 @@ def test_unknown_item_id(rec):
         rec.explain(History((4,), (0,)), Instruction())
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="BUG: Recommender.personalised indexes _item_rows.loc[...] before validating the "
-                   "history, so an unknown item id raises a raw KeyError")
 def test_personalised_unknown_item_id(rec):
     with pytest.raises(HistoryError, match="not in this catalogue"):
         rec.personalised(History((3, 4), (0, 0)), k=5)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: Recommender.personalised on an empty history raises InstructionError "
-                   "('recent history has no known genre') instead of HistoryError('the history is empty')")
 def test_personalised_empty_history(rec):
     with pytest.raises(EngineError) as exc:
         rec.personalised(History((), ()), k=5)
@@ -286,9 +280,6 @@ def test_personalised_shape(rec):
         assert 0.0 <= res.merged.overlap <= 1.0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: personalised() hard-codes merged.cc = 1.0 although its lists come from soft "
-                   "CGSA (run_method 'cgsa' ignores `allowed`) and can hold off-instruction items")
 def test_personalised_merged_cc_is_measured(rec):
     """merged.cc must count the merged items that satisfy their own instruction."""
     items = rec.catalogue.items

@@ -57,4 +57,5 @@ div = pd.DataFrame(auto.diversity).T.rename(columns={
     "distinct_language": "distinct languages", "entropy_language": "language entropy (bits)"})
 st.dataframe(div.round(2), width="stretch")
 st.caption("Entropy is 0 when every artist shares one value and grows as the list spreads over more values. "
-           "In the merged list every artist satisfies its own personalised instruction.")
+           "The merged list's CC counts an artist as matching when it satisfies the instruction of the list it "
+           "came from (CGSA as trained, no hard filter, so this is not guaranteed).")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
-import numpy as np
 import streamlit as st
 
-from app import export, figures, heatmaps, lists, services, state, ui
-from app.presets import RECENT_WINDOW
+from app import captions, charts, export, lists, services, state, ui
 from engine import METHOD_LABELS
 from engine.data.schema import GENRE
 
@@ -26,7 +24,7 @@ hist_label = services.history_label(ctx, view)
 
 state.init_widget("cs_title", f"Case study: {hist_label}")
 state.init_widget("cs_genres", services.recent_genres(ctx.rec, history))
-st.text_input("Title", key="cs_title")
+study_title = st.text_input("Title", key="cs_title")
 c1, c2 = st.columns([3, 1])
 c1.multiselect("Instructions to contrast (one genre each; default: the two main genres of the recent history)",
                services.options(ctx, GENRE), key="cs_genres", max_selections=3)
@@ -41,10 +39,7 @@ for col, (title, res, ref) in zip(st.columns(len(cards)), cards, strict=True):
     with col:
         ui.list_card(title, res, shared, is_reference=ref, plain=ref)
 st.html(lists.LEGEND)
-sentences = [f"“{t[len('Instruction: '):]}”: {int(r.items['complies'].sum())} of {r.k} match, "
-             f"{int(r.items['in_unconditioned'].sum())} also in the unconstrained list" for t, r, ref in cards if not ref]
-f4_caption = ("Each instructed list keeps part of the unconstrained list: the model finds the intersection of "
-              "taste and instruction. " + "; ".join(sentences) + ".") if sentences else ""
+f4_caption = captions.figure4_caption(cards)
 if f4_caption:
     st.info(f4_caption, icon=":material/visibility:")
 
@@ -67,18 +62,15 @@ def build_html() -> str:
                                        [(METHOD_LABELS[m], r, m == "unconditioned") for m, r in cmp.results.items()]))
     figs = []
     if inc_fig:
-        df = services.history_frame(ctx.rec, history)
-        figs.append((figures.history_timeline(df, RECENT_WINDOW, title="Listening history, coloured by genre"),
-                     "Shaded: the recent window."))
-        ex = services.explain(ctx.rec, ctx.key, history, services.instruction_json(view.instruction))
-        crop = df.tail(len(ex.labels)).reset_index(drop=True)
-        ins = services.instruction_of(view)
-        items = heatmaps.history_axis(crop, ex.cgsa_rule, len(ex.cond_labels), ins.has_conditions)
-        figs.append((heatmaps.cgsa_figure(np.asarray(ex.cgsa, dtype=bool), ex.cgsa_rule, ex.cond_labels, items),
+        ins_json = services.instruction_json(view.instruction)
+        figs.append((charts.timeline(ctx.rec, ctx.key, history, ins_json, "Listening history, coloured by genre"),
+                     "Shaded: the recent window. ★ = matches the instruction."))
+        figs.append((charts.attention(ctx.rec, ctx.key, history, ins_json).cgsa,
                      f"Mask of the serving query under “{ins_text}”."))
     footnote = export.card_footnote(ctx.rec.dataset.card or {}, ctx.rec.dataset.synthetic, ctx.rec.dataset.name,
                                     ctx.sources.checkpoint.name, ctx.rec.device_label)
-    cs = export.CaseStudy(st.session_state.get("cs_title") or "Case study", f"{hist_label}, {len(history)} artists",
+    # Runs when the button is clicked, outside this script run: use values captured above only.
+    cs = export.CaseStudy(study_title or "Case study", f"{hist_label}, {len(history)} artists",
                           ins_text, sections, figs, footnote, link if st.context.url else "")
     return export.case_study_html(cs)
 

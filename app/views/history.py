@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import figures, services, state, ui
+from app import charts, services, state, ui
 from app.presets import RECENT_WINDOW
 from app.vocab import language_name
-from engine.data.schema import GENRE, ITEM_ID, LANGUAGE, NAME
+from engine.data.schema import GENRE, LANGUAGE
 
 ctx = services.context()
 view = state.get_view()
@@ -22,8 +22,8 @@ st.caption("Whose listening the model starts from. The model reads the history o
 
 def use_preset(key: str) -> None:
     p = ctx.preset(key)
-    state.set_view(replace(state.get_view(), source="preset", preset=key).with_instruction(
-        **{**state.empty_instruction(), **p.instruction}))
+    view = replace(state.get_view(), source="preset", preset=key, instruction=state.empty_instruction())
+    state.set_view(view.with_instruction(**p.instruction))
     state.forget_widgets("f_")
 
 
@@ -65,12 +65,10 @@ with tab_user:
         st.rerun()
 
 with tab_custom:
-    items = ctx.items
-    label = {int(i): f"{n} · {g} · {language_name(str(lang))}" for i, n, g, lang in
-             zip(items[ITEM_ID], items[NAME], items[GENRE], items[LANGUAGE], strict=True)}
+    label = services.item_labels(ctx)
     state.init_widget("hist_custom", list(view.custom))
-    st.multiselect(f"Search the catalogue ({len(items):,} artists) and add them, oldest first",
-                   list(label), format_func=lambda i: label.get(i, str(i)), key="hist_custom",
+    st.multiselect(f"Search the catalogue ({len(label):,} artists) and add them, oldest first",
+                   list(label), format_func=label.__getitem__, key="hist_custom",
                    placeholder="Type an artist name…")
     picked = st.session_state.get("hist_custom", [])
     st.caption("A custom history is dated one listen per day, ending at the last date in the data.")
@@ -84,14 +82,14 @@ st.subheader("Active history")
 with ui.guard("History"):
     history = services.history_for(ctx, view)
     ins = services.instruction_of(view)
-df = services.history_frame(ctx.rec, history, ins if ins.has_conditions else None)
+df = services.history_frame(ctx.rec, history)
 left, right = st.columns([3, 1])
 with left:
     st.markdown(f"**{services.history_label(ctx, view)}** · {len(history)} artists"
                 + (f" · {len(history.future)} later items held out" if history.future else ""))
     for note in history.notes:
         st.caption(f"Note: {note}.")
-    ui.chart(figures.history_timeline(df, RECENT_WINDOW, title="Timeline, coloured by genre"), "timeline")
+    ui.chart(charts.timeline(ctx.rec, ctx.key, history, services.instruction_json(view.instruction)), "timeline")
     st.caption(f"Each dot is an artist, placed at the date it entered the history; the shaded band is the "
                f"recent window ({RECENT_WINDOW} artists) that the Auto page and the presets read. "
                + ("★ = matches the current instruction." if ins.has_conditions else ""))

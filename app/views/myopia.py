@@ -16,13 +16,12 @@ st.title("Myopia: does the model look beyond the next item?")
 st.caption("Retrieve once at the cut, then check the item s = 1, 2, … 10 steps later. A myopic model "
            "only finds the next item; a non-myopic one (TAMIP) keeps finding later ones (paper Fig. 3).")
 
-models = {"TAMIP": (ctx.rec, "")}
-for name in ("mip", "nip"):
-    models[name.upper()] = loader.load_variant(ctx.sources, name)
+models = {name.upper(): loader.load_variant(ctx.sources, name) for name in ("nip", "mip")}
+models["TAMIP"] = (ctx.rec, "")
 available = {n: r for n, (r, _) in models.items() if r is not None}
-for r, why in models.values():
-    if r is None:
-        st.info(why, icon=":material/info:")
+missing = [why for r, why in models.values() if r is None]
+if missing:
+    st.info("\n\n".join(missing) + "\n\nThe page shows the models that are available.", icon=":material/info:")
 
 metric = st.radio("Metric", ["HR@50", "HR@10"], horizontal=True, key="my_metric")
 curves, users = {}, None

@@ -1,0 +1,189 @@
+"""``python -m engine bench {latency,train,report}``: speed next to a physical limit.
+
+- ``latency`` (:mod:`engine.bench_latency`): one serving request, p50/p99 over a grid of
+  history lengths, instruction counts P, catalogue sizes and methods, with floors.
+- ``train`` (:mod:`engine.bench_train`): pre-training sequences/s at the shipped config,
+  and the shipped model's time to quality as recorded by training.
+- ``report`` (:mod:`engine.report`): ``BENCHMARKS.md`` from the JSON results.
+
+Results go to ``results/`` (committed); ``BENCHMARKS.md`` is generated, never typed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine import bench_common as bc
+from engine.data.paths import repo_root
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+def _sizes(text: str) -> tuple[str | int, ...]:
+    return tuple(bc.parse_size(x) for x in text.split(",") if x.strip())
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks: serving latency, training throughput, BENCHMARKS.md")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="<bench>")
+
+    lat = bsub.add_parser("latency", help="p50/p99 of one serving request vs compute and FAISS floors")
+    lat.add_argument("--checkpoint", type=Path, default=None, help="default: assets/climber_pilot.pt")
+    lat.add_argument("--data", type=Path, default=None, help="default: sample_data/lastfm (else synthetic)")
+    lat.add_argument("--requests", type=int, default=200, help="timed requests per configuration (≥ 200)")
+    lat.add_argument("--warmup", type=int, default=20)
+    lat.add_argument("-k", type=int, default=10)
+    lat.add_argument("--histories", type=_ints, default=(50, 200), help="history lengths, e.g. 50,200")
+    lat.add_argument("--instructions", type=_ints, default=(1, 4, 16), help="P values, e.g. 1,4,16")
+    lat.add_argument("--catalogues", type=_sizes, default=("real", 100_000, 1_000_000),
+                     help="real and/or random sizes, e.g. real,100k,1m")
+    lat.add_argument("--overfetch", type=_ints, default=(1, 5, 20), help="post-hoc factors")
+    lat.add_argument("--threads", type=int, default=2)
+    lat.add_argument("--device", choices=("auto", "cpu"), default="auto",
+                     help="auto: CPU, plus CUDA when available")
+    lat.add_argument("--matmul-size", type=int, default=2048, help="n of the n×n matmul floor")
+    lat.add_argument("--no-api", action="store_true", help="skip the Recommender API rows")
+    lat.add_argument("--json", type=Path, default=bc.LATENCY_JSON)
+    lat.set_defaults(func=_latency)
+
+    tr = bsub.add_parser("train", help="pre-training sequences/s at the shipped config; time to quality")
+    tr.add_argument("--checkpoint", type=Path, default=None, help="default: assets/climber_pilot.pt")
+    tr.add_argument("--data", type=Path, default=None, help="default: sample_data/lastfm (else synthetic)")
+    tr.add_argument("--steps", type=int, default=20)
+    tr.add_argument("--warmup", type=int, default=3)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--matmul-size", type=int, default=2048)
+    tr.add_argument("--json", type=Path, default=bc.TRAIN_JSON)
+    tr.set_defaults(func=_train)
+
+    rep = bsub.add_parser("report", help="generate BENCHMARKS.md from results/*.json and assets/metrics.json")
+    rep.add_argument("--latency", type=Path, default=bc.LATENCY_JSON)
+    rep.add_argument("--train", type=Path, default=bc.TRAIN_JSON)
+    rep.add_argument("--metrics", type=Path, default=None, help="default: assets/metrics.json")
+    rep.add_argument("--out", type=Path, default=None, help="default: BENCHMARKS.md at the repo root")
+    rep.set_defaults(func=_report)
+
+
+def _latency(args) -> int:
+    from engine.bench_latency import MIN_REQUESTS, LatencySettings, run_latency
+    from engine.data.io import load_dataset
+    from engine.data.paths import resolve_default_dataset
+    from engine.recommender import Recommender
+    from engine.ship import MAIN_CHECKPOINT
+
+    if args.requests < MIN_REQUESTS:
+        print(f"note: {args.requests} requests < {MIN_REQUESTS}: p99 is not meaningful and goals are "
+              "not judged", file=sys.stderr)
+    bc.set_threads(args.threads)
+    ckpt = args.checkpoint or MAIN_CHECKPOINT
+    rec = Recommender.load(ckpt, load_dataset(args.data or resolve_default_dataset()), device="cpu")
+    settings = LatencySettings(
+        requests=args.requests, warmup=args.warmup, k=args.k, histories=args.histories,
+        instructions=args.instructions, catalogues=args.catalogues, overfetch=args.overfetch,
+        threads=args.threads, gpu=args.device == "auto", matmul_n=args.matmul_size,
+        api=not args.no_api,
+    )
+    result = run_latency(rec, settings, bc.command_line(), checkpoint=_rel(ckpt))
+    print_latency(result)
+    print(f"wrote {bc.write_json(args.json, result)}")
+    return 0
+
+
+def _train(args) -> int:
+    import json
+
+    from engine import checkpoint
+    from engine.bench_train import run_train
+    from engine.data.io import load_dataset
+    from engine.data.paths import resolve_default_dataset
+    from engine.ship import MAIN_CHECKPOINT, METRICS_JSON, SHIP_MODEL, SHIP_TRAIN
+    from engine.train import prepare
+
+    data = args.data or resolve_default_dataset()
+    ds = load_dataset(data)
+    note = "synthetic data: the real data is not prepared" if ds.synthetic else ""
+    prep = prepare(ds, SHIP_TRAIN["holdout"], day_boundary=True)
+    ckpt = args.checkpoint or MAIN_CHECKPOINT
+    shipped = {"checkpoint": _rel(ckpt), "note": f"no checkpoint at {_rel(ckpt)}"}
+    if Path(ckpt).exists():
+        shipped["metrics"] = checkpoint.load(ckpt).metrics
+        if METRICS_JSON.exists():
+            shipped["machine"] = json.loads(METRICS_JSON.read_text()).get("machine")
+    result = run_train(
+        prep, model_overrides=SHIP_MODEL, train_overrides=SHIP_TRAIN, steps=args.steps,
+        warmup=args.warmup, threads=args.threads, matmul_n=args.matmul_size, shipped=shipped,
+        data_note=note, command=bc.command_line(),
+    )
+    print_train(result)
+    print(f"wrote {bc.write_json(args.json, result)}")
+    return 0
+
+
+def _report(args) -> int:
+    from engine.report import write_report
+
+    out = write_report(args.latency, args.train, args.metrics, args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _rel(path) -> str:
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def print_latency(result: dict, file=None) -> None:
+    file = file or sys.stdout
+    print(f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
+          f"{result['settings']['threads']} threads; torch {result['machine']['torch']}, "
+          f"faiss {result['machine']['faiss']}; GPU: {result['gpu']['note']}", file=file)
+    print("matmul rate: " + ", ".join(f"{k} {v['gflops']:.1f} GFLOP/s (n={v['n']})"
+                                      for k, v in result["matmul"].items()), file=file)
+    print(bc.text_table(["catalogue", "items", "bare search p50 ms", "p99 ms"],
+                        [[v["catalogue"], v["n_items"], v["p50_ms"], v["p99_ms"]]
+                         for v in result["bare_search"].values()]), file=file)
+    print(file=file)
+    head = ["dev", "hist", "model", "catalogue", "P", "method", "p50 ms", "p99 ms", "model ms",
+            "search ms", "floor ms", "×floor", "×bare", "kept"]
+    rows = [[r["device"], r["history"], r["model"][:30], r["catalogue_key"], r["P"], r["method"],
+             r["p50_ms"], r["p99_ms"], r["model_p50_ms"], r["search_p50_ms"], r["compute_floor_ms"],
+             r["x_compute_floor"], r.get("x_bare_search"), r["kept_share"]] for r in result["rows"]]
+    print(bc.text_table(head, rows), file=file)
+    print(file=file)
+    print(bc.text_table(["goal", "target", "measured", "met", "note"],
+                        [[g["goal"], g["target"], g["measured"], g["met"], g["note"]]
+                         for g in result["goals"]]), file=file)
+
+
+def print_train(result: dict, file=None) -> None:
+    th = result["throughput"]
+    m = result["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {th['threads']} threads; torch {m['torch']}",
+          file=file)
+    print(f"data: {result['data']['dataset']} ({result['data']['windows']:,} training windows) "
+          f"{result['data']['note']}", file=file)
+    print(bc.text_table(
+        ["batch", "steps", "step p50 ms", "step p99 ms", "seq/s", "GFLOP/step", "GFLOP/s",
+         "matmul GFLOP/s", "MFU", "epoch s (implied)"],
+        [[th["batch_size"], th["steps"], th["step_p50_ms"], th["step_p99_ms"], th["sequences_per_s"],
+          th["flops_per_step"] / 1e9, th["achieved_gflops"], th["matmul"]["gflops"], th["mfu"],
+          th["epoch_seconds_implied"]]]), file=file)
+    ttq = result["time_to_quality"]
+    if not ttq["available"]:
+        print(f"time to quality: not available ({ttq['note']})", file=file)
+        return
+    print(f"time to quality ({ttq['note']}):", file=file)
+    print(bc.text_table(
+        ["stage", "best val HR@10", "best epoch", "epochs run", "s recorded", "s/epoch", "s to best (est.)"],
+        [[k, v["best_val_HR@10"], v["best_epoch"], v["epochs_run"], v["seconds_recorded"],
+          v["seconds_per_epoch_recorded"], v["seconds_to_best_estimated"]]
+         for k, v in ttq["stages"].items()]), file=file)

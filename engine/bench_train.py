@@ -1,0 +1,146 @@
+"""Training throughput at the shipped config (method §3 TAMIP pre-training) and time to quality.
+
+Throughput: a few steps of :func:`engine.train.pretrain_loss` + backward + Adam on the
+shipped model shape and batch size, over the same windows training uses. The FLOPs of a
+step are counted by torch's ``FlopCounterMode`` on one extra step, so the achieved rate
+can be put next to the machine's measured matmul rate (the bench's physical limit).
+
+Time to quality is *not* re-measured (that is a full training run): it is read from the
+shipped checkpoint, as recorded by training (``metrics["training"][stage]``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from engine import bench_common as bc
+from engine.model import ClimberPilot, param_count
+from engine.sequences import windows
+from engine.train import Prepared, model_config, objective_config, pretrain_loss, set_seed
+
+RECORDED_NOTE = (
+    "as recorded by training (engine.train: stage wall time including the per-epoch validation); "
+    "per-epoch times are not recorded, so the time to the best epoch is the recorded total × "
+    "best epoch ÷ epochs run"
+)
+
+
+def run_train(
+    prep: Prepared,
+    *,
+    model_overrides: dict,
+    train_overrides: dict,
+    steps: int = 20,
+    warmup: int = 3,
+    threads: int = 2,
+    matmul_n: int = 2048,
+    shipped: dict | None = None,
+    data_note: str = "",
+    command: str = "",
+) -> dict:
+    """Sequences/s of pre-training steps; ``shipped`` = {"checkpoint", "metrics", "machine"}."""
+    bc.set_threads(threads)
+    machine = bc.machine_info()
+    train_overrides = dict(train_overrides)
+    tcfg = objective_config("tamip", **train_overrides)
+    gen = set_seed(tcfg.seed)
+    cfg = model_config(prep, **model_overrides)
+    model = ClimberPilot(cfg, prep.catalogue.item_attrs).train()
+    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    seq, ts = windows(prep.train_seqs(), cfg.max_len)
+    counts = torch.as_tensor(prep.counts, dtype=torch.float32) + 1.0
+    order = torch.randperm(len(seq), generator=gen)
+    bs = min(tcfg.batch_size, len(seq))
+
+    def batch(i: int):
+        start = (i * bs) % max(len(seq) - bs + 1, 1)
+        idx = order[start : start + bs]
+        return seq[idx], ts[idx]
+
+    def step(i: int) -> bool:
+        s, t = batch(i)
+        loss = pretrain_loss(model, s, t, tcfg, gen, counts)
+        if loss is None:
+            return False
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return True
+
+    with FlopCounterMode(display=False) as fc:
+        step(0)
+    step_flops = fc.get_total_flops()
+    for i in range(warmup):
+        step(1 + i)
+    ns, skipped = [], 0
+    for i in range(steps):
+        t0 = time.perf_counter_ns()
+        ok = step(1 + warmup + i)
+        ns.append(time.perf_counter_ns() - t0)
+        skipped += not ok
+    stats = bc.summarize(ns)
+    rate = bc.matmul_rate("cpu", matmul_n)
+    seq_s = bs / (stats["p50_ms"] / 1e3)
+    achieved = step_flops / (stats["p50_ms"] / 1e3) / 1e9
+    return {
+        "kind": "train",
+        "schema": bc.SCHEMA,
+        "date": bc.now_iso(),
+        "command": command,
+        "machine": {**machine, "load_avg_end": list(os.getloadavg())},
+        "data": {"dataset": prep.dataset.name, "note": data_note, "windows": len(seq),
+                 "n_items": prep.catalogue.n_items},
+        "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values",)},
+                   "train": asdict(tcfg), "parameters": param_count(model)},
+        "throughput": {
+            "steps": steps, "warmup": warmup, "batch_size": bs, "threads": threads,
+            "skipped_steps": skipped,
+            "step_p50_ms": stats["p50_ms"], "step_p99_ms": stats["p99_ms"], "step_mean_ms": stats["mean_ms"],
+            "sequences_per_s": seq_s,
+            "sequences_per_s_mean": bs / (stats["mean_ms"] / 1e3),
+            "flops_per_step": step_flops,
+            "achieved_gflops": achieved,
+            "matmul": rate,
+            "mfu": achieved / rate["gflops"],
+            "epoch_seconds_implied": len(seq) / seq_s,
+            "note": "one step = pretrain_loss (forward, K branches, sampled softmax) + backward + Adam; "
+                    "FLOPs counted by torch FlopCounterMode (matmuls) on one extra step",
+        },
+        "time_to_quality": time_to_quality(shipped),
+    }
+
+
+def time_to_quality(shipped: dict | None) -> dict:
+    """Per training stage of the shipped checkpoint: best validation HR@10 and when it was reached."""
+    if not shipped or not shipped.get("metrics"):
+        return {"available": False, "note": (shipped or {}).get("note", "no shipped checkpoint")}
+    training = shipped["metrics"].get("training", {})
+    stages = {}
+    for name in ("pretrain", "sft"):
+        st = training.get(name)
+        if not st or not st.get("curve"):
+            continue
+        curve = st["curve"]
+        vals = [c["val_HR@10"] for c in curve]
+        best = max(vals)
+        best_epoch = curve[int(np.argmax(vals))]["epoch"]
+        epochs = st.get("epochs_run", len(curve))
+        seconds = st.get("seconds")
+        stages[name] = {
+            "best_val_HR@10": best,
+            "best_epoch": best_epoch,
+            "epochs_run": epochs,
+            "seconds_recorded": seconds,
+            "seconds_per_epoch_recorded": seconds / epochs if seconds and epochs else None,
+            "seconds_to_best_estimated": seconds * best_epoch / epochs if seconds and epochs else None,
+            "windows": st.get("windows"),
+            "curve": curve,
+        }
+    return {"available": bool(stages), "checkpoint": shipped.get("checkpoint"),
+            "trained_on": shipped.get("machine"), "note": RECORDED_NOTE, "stages": stages}

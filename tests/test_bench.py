@@ -1,0 +1,157 @@
+"""Benchmarks (engine.bench*, engine.report): JSON shape, floors, FLOP parity, BENCHMARKS.md.
+
+Smoke tests on the tiny model with a handful of requests. Speed is measured by the
+benchmarks, never asserted here: only structure and invariants (p99 ≥ p50 > 0, floors > 0).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from torch.utils.flop_counter import FlopCounterMode
+
+from engine import bench_common as bc
+from engine.bench_latency import LatencySettings, history_pool, instruction_set, run_latency
+from engine.bench_train import run_train
+from engine.conditions import encode
+from engine.inference import queries
+from engine.report import md_table, render, write_report
+from tests.conftest import TINY_MODEL, TINY_TRAIN, TOY_HOLDOUT
+
+LONG = TINY_MODEL["max_len"] + 4  # longer than the model's max_len: truncated + random-init variants
+
+
+@pytest.fixture(scope="module")
+def latency(tiny_recommender):
+    settings = LatencySettings(requests=5, warmup=1, histories=(TINY_MODEL["max_len"], LONG),
+                               instructions=(1, 2), catalogues=("real", 1000), overfetch=(1, 5),
+                               threads=1, gpu=False, matmul_n=64)
+    return run_latency(tiny_recommender, settings, "python -m engine bench latency (test)",
+                       checkpoint="tiny.pt", log=lambda _msg: None)
+
+
+@pytest.fixture(scope="module")
+def train(tiny_prep, tiny_fit):
+    _, log, _ = tiny_fit
+    overrides = {k: v for k, v in TINY_TRAIN.items() if k not in ("max_epochs", "sft_epochs", "patience")}
+    return run_train(tiny_prep, model_overrides=TINY_MODEL, train_overrides={**overrides, "holdout": TOY_HOLDOUT},
+                     steps=2, warmup=1, threads=1, matmul_n=64,
+                     shipped={"checkpoint": "tiny.pt", "metrics": {"training": log}},
+                     command="python -m engine bench train (test)")
+
+
+def test_model_flops_match_torch_counter(tiny_recommender):
+    """The analytic count behind the compute floor equals torch's matmul FLOP counter."""
+    rec = tiny_recommender
+    model, cfg = rec.model, rec.model.cfg
+    h = history_pool(rec, cfg.max_len, 1, 0)[0][0]
+    from engine.bench_latency import encode_history
+
+    seq, ts = encode_history(rec, h, cfg.max_len, "cpu")
+    for p in (None, 1, 3):
+        enc = None if p is None else encode(model, instruction_set(rec, p))
+        with FlopCounterMode(display=False) as fc:
+            queries(model, seq, ts, enc)
+        rows, tokens = (1, 1) if enc is None else enc.cond_ids.shape
+        assert fc.get_total_flops() == bc.model_flops(cfg, rows, tokens)
+
+
+def test_latency_json_shape_and_invariants(latency, tmp_path):
+    for key in ("kind", "schema", "date", "command", "machine", "settings", "model", "gpu",
+                "histories", "instructions", "matmul", "bare_search", "rows", "goals", "notes"):
+        assert key in latency, key
+    for key in ("cpu", "cores", "python", "torch", "faiss", "load_avg_start", "load_avg_end"):
+        assert key in latency["machine"], key
+    assert latency["gpu"]["note"]
+    assert latency["matmul"]["cpu"]["gflops"] > 0
+    assert set(latency["bare_search"]) == {"real", "1k"}
+    for b in latency["bare_search"].values():
+        assert b["p99_ms"] >= b["p50_ms"] > 0
+    methods = {r["method"] for r in latency["rows"]}
+    assert {"unconditioned", "posthoc_x1", "posthoc_x5", "cgsa", "cgsa_hard",
+            "api:recommend(cgsa)", "api:compare(all 5)"} <= methods
+    for r in latency["rows"]:
+        assert r["p99_ms"] >= r["p50_ms"] > 0
+        assert r["compute_floor_ms"] > 0 and r["x_compute_floor"] > 0
+        assert r["model_flops"] > 0 and r["search_flops"] > 0
+        if not r["method"].startswith("api:"):
+            assert r["bare_search_ms"] > 0 and 0 <= r["kept_share"] <= 1
+    long_models = {r["model_max_len"] for r in latency["rows"] if r["history"] == LONG}
+    assert long_models == {TINY_MODEL["max_len"], LONG}  # shipped (truncating) + random-init long model
+    assert {g["met"] for g in latency["goals"]} == {None}  # 5 requests on a toy catalogue: not judged
+    path = bc.write_json(tmp_path / "lat.json", latency)
+    assert json.loads(path.read_text())["rows"] == json.loads(json.dumps(latency["rows"]))
+
+
+def test_train_json_shape(train):
+    th = train["throughput"]
+    assert th["sequences_per_s"] > 0 and th["flops_per_step"] > 0
+    assert th["step_p99_ms"] >= th["step_p50_ms"] > 0
+    assert th["matmul"]["gflops"] > 0 and th["mfu"] > 0
+    ttq = train["time_to_quality"]
+    assert ttq["available"] and set(ttq["stages"]) == {"pretrain", "sft"}
+    for st in ttq["stages"].values():
+        assert st["best_epoch"] <= st["epochs_run"]
+        assert 0 < st["seconds_to_best_estimated"] <= st["seconds_recorded"]
+
+
+def test_time_to_quality_without_checkpoint():
+    from engine.bench_train import time_to_quality
+
+    assert time_to_quality(None)["available"] is False
+
+
+def test_report_renders_markdown(latency, train, tmp_path):
+    metrics = {"dataset": "toy", "protocol": "future split", "models": {"tamip_cgsa": {
+        "next_item": {"HR@10": 0.1, "HR@20": 0.2, "HR@50": 0.3, "NDCG@10": 0.05},
+        "popularity": {"HR@10": 0.05, "HR@20": 0.1, "HR@50": 0.2, "NDCG@10": 0.02},
+        "myopia": {"flatness@50": 0.5},
+        "instruction_following": {"genre": {"users": 3, "methods": {"cgsa": {"HR@10": 0.2, "CC@10": 0.9}}}},
+    }}}
+    text = render(latency, train, metrics)
+    assert text.startswith("# Benchmarks")
+    assert "| catalogue | P | method | p50 ms |" in text
+    assert "|---|---|" in text
+    for section in ("## Goals", "## Machine", "## Serving latency", "## Training throughput",
+                    "## Time to quality", "## Quality"):
+        assert section in text
+    assert latency["command"] in text and train["command"] in text
+    # missing inputs name the command that produces them
+    assert "python -m engine bench latency" in render(None, None, None)
+    (tmp_path / "lat.json").write_text(json.dumps(latency))
+    out = write_report(tmp_path / "lat.json", tmp_path / "missing.json", tmp_path / "nope.json",
+                       tmp_path / "BENCHMARKS.md")
+    assert "| catalogue | P | method |" in out.read_text()
+
+
+def test_md_table_and_sizes():
+    assert md_table(["a", "b"], [[1, 0.12345], ["x|y", None]]).splitlines() == [
+        "| a | b |", "|---|---|", "| 1 | 0.123 |", "| x\\|y | — |"]
+    assert [bc.parse_size(s) for s in ("real", "100k", "1m", "500")] == ["real", 100_000, 1_000_000, 500]
+    assert bc.size_label(1_000_000) == "1M"
+
+
+def test_cli_registers_bench(tmp_path, latency):
+    from engine.cli import build_parser, main
+
+    args = build_parser().parse_args(["bench", "latency", "--catalogues", "real,100k", "--histories", "16",
+                                      "--requests", "3"])
+    assert args.catalogues == ("real", 100_000) and args.histories == (16,) and callable(args.func)
+    (tmp_path / "lat.json").write_text(json.dumps(latency))
+    out = tmp_path / "B.md"
+    assert main(["bench", "report", "--latency", str(tmp_path / "lat.json"), "--train",
+                 str(tmp_path / "no.json"), "--metrics", str(tmp_path / "no.json"), "--out", str(out)]) == 0
+    assert out.read_text().startswith("# Benchmarks")
+
+
+def test_cli_tables_print(latency, train):
+    import io
+
+    from engine.bench import print_latency, print_train
+
+    buf = io.StringIO()
+    print_latency(latency, file=buf)
+    print_train(train, file=buf)
+    text = buf.getvalue()
+    assert "p50 ms" in text and "cgsa_hard" in text and "seq/s" in text and "GPU:" in text
