@@ -64,7 +64,8 @@ def compare_caption(results: dict, k: int, overfetch: int, has_conditions: bool,
         parts.append(f"The ANN pre-filter returned {m} matching artists with the unconditioned query.")
     if "cgsa" in results:
         n, m, s = _counts(results["cgsa"])
-        parts.append(f"CGSA (soft, no filter) returned {m} matching of {n}; {s} are also in the unconditioned list.")
+        parts.append(f"CGSA (soft, no filter) returned {m} matching of {n}; {s} {'is' if s == 1 else 'are'} also "
+                     "in the unconditioned list.")
     if "cgsa_hard" in results:
         n, m, s = _counts(results["cgsa_hard"])
         parts.append(f"CGSA + hard filter returned {m} matching artists, {s} shared with the unconditioned list.")
@@ -145,7 +146,8 @@ def myopia_caption(curves: dict[str, Sequence[float]], metric: str) -> str:
             kept = f"{last / first:.0%} of it kept" if first > 0 else "no hits at s = 1"
             parts.append(f"{name} {first:.1%} at s = 1 → {last:.1%} at s = {len(ys)} ({kept})")
     best = max(curves, key=lambda n: float(np.mean(curves[n])) if len(curves[n]) else -1)
-    return f"{metric}: " + "; ".join(parts) + f". Highest on average: {best}. Non-myopic = a flatter curve."
+    return (f"{metric}: " + "; ".join(parts) + f". Highest on average over s = 1…{len(curves[best])}: {best}. "
+            "Higher at large s means the model looks further ahead.")
 
 
 def whatif_caption(diff: pd.DataFrame) -> str:

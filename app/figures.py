@@ -18,6 +18,13 @@ from app.vocab import language_name
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
 UNKNOWN_COLOR = "#b8bcc6"
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=12)
+_AXIS = dict(gridcolor="#eef0f5", linecolor="#d5d8e0", zeroline=False, automargin=True, ticks="")
+# A small explicit template: Streamlit replaces plotly's global default template, and applying
+# the full "plotly_white" template costs ~10 ms per figure (a small one ~1 ms).
+TEMPLATE = go.layout.Template(layout=dict(
+    font=FONT, paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, hoverlabel=dict(font_size=12),
+    xaxis=_AXIS, yaxis=_AXIS, title=dict(x=0, xanchor="left", font=dict(size=15)),
+))
 
 
 def genre_colors(genres: Iterable[str]) -> dict[str, str]:
@@ -30,13 +37,8 @@ def genre_colors(genres: Iterable[str]) -> dict[str, str]:
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    """Shared look. The template is explicit: Streamlit replaces plotly's global default template."""
-    fig.update_layout(template="plotly_white")
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=10, r=10, t=48, b=10), font=FONT, plot_bgcolor="white",
-                      paper_bgcolor="white", hoverlabel=dict(font_size=12))
+    """Shared look (explicit template, title, height, margins) in one layout update."""
+    fig.update_layout(template=TEMPLATE, title_text=title, height=height, margin=dict(l=10, r=10, t=48, b=10))
     return fig
 
 

@@ -4,7 +4,7 @@ Defaults: the shipped model ``assets/climber_pilot.pt`` on the prepared Last.fm 
 if no real data is prepared (or no model was trained on it yet) the small synthetic
 set with ``assets/synthetic.pt``. Environment variables override everything (tests,
 demos on other data): ``CLIMBER_CHECKPOINT``, ``CLIMBER_DATA``,
-``CLIMBER_NIP_CHECKPOINT``, ``CLIMBER_MIP_CHECKPOINT``.
+``CLIMBER_NIP_CHECKPOINT``, ``CLIMBER_MIP_CHECKPOINT``, ``CLIMBER_TAMIP_CHECKPOINT``.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ import streamlit as st
 
 from engine import EngineError, Instruction, Recommender, load_dataset
 from engine.data.paths import default_dataset_dir, is_prepared, resolve_default_dataset
-from engine.ship import ASSETS, MAIN_CHECKPOINT, VARIANTS
+from engine.ship import MAIN_CHECKPOINT, SYNTHETIC_CHECKPOINT, VARIANTS
 
 ENV_CHECKPOINT = "CLIMBER_CHECKPOINT"
 ENV_DATA = "CLIMBER_DATA"
-ENV_VARIANT = {"nip": "CLIMBER_NIP_CHECKPOINT", "mip": "CLIMBER_MIP_CHECKPOINT"}
-# The small model shipped for the synthetic fallback (engine.ship has no constant for it yet).
-SYNTHETIC_CHECKPOINT = ASSETS / "synthetic.pt"
+ENV_VARIANT = {"nip": "CLIMBER_NIP_CHECKPOINT", "mip": "CLIMBER_MIP_CHECKPOINT", "tamip": "CLIMBER_TAMIP_CHECKPOINT"}
 
 SETUP_COMMANDS = (
     "python -m engine prepare lastfm      # real data: HetRec Last.fm → sample_data/lastfm/\n"
-    "python -m engine train --ship        # trains assets/climber_pilot.pt (+ nip.pt, mip.pt)"
+    "python -m engine train --ship        # trains assets/climber_pilot.pt (+ nip.pt, mip.pt, tamip.pt)"
 )
 
 
@@ -55,7 +53,9 @@ def resolve_sources(env: dict[str, str] | None = None) -> Sources:
     if env.get(ENV_CHECKPOINT) or env.get(ENV_DATA):
         data = Path(env[ENV_DATA]) if env.get(ENV_DATA) else resolve_default_dataset()
         ckpt = Path(env[ENV_CHECKPOINT]) if env.get(ENV_CHECKPOINT) else _default_checkpoint(data)
-        variants = {n: Path(env[v]) for n, v in ENV_VARIANT.items() if env.get(v)}
+        real = data.resolve() == default_dataset_dir("lastfm").resolve()
+        variants = {n: Path(env[v]) if env.get(v) else VARIANTS[n] for n, v in ENV_VARIANT.items()
+                    if env.get(v) or real}
         return Sources(ckpt, data, variants, "set by environment variables")
     data = resolve_default_dataset()
     real = default_dataset_dir("lastfm")
@@ -66,7 +66,7 @@ def resolve_sources(env: dict[str, str] | None = None) -> Sources:
             "so the app shows the synthetic demo set. Run `python -m engine train --ship`."
         )
         return Sources(SYNTHETIC_CHECKPOINT, synthetic, {}, note)
-    variants = {n: VARIANTS[n] for n in ("nip", "mip")} if data == real else {}
+    variants = dict(VARIANTS) if data == real else {}
     return Sources(_default_checkpoint(data), data, variants, "")
 
 
@@ -94,7 +94,7 @@ def load_main(sources: Sources) -> Recommender:
 
 
 def load_variant(sources: Sources, name: str) -> tuple[Recommender | None, str]:
-    """A NIP/MIP comparison model, or ``(None, why not)``."""
+    """A pre-trained NIP/MIP/TAMIP model for the myopia view, or ``(None, why not)``."""
     path = sources.variants.get(name)
     if path is None or not Path(path).exists():
         where = f" (looked for {path})" if path else ""

@@ -7,6 +7,7 @@
 Nothing here imports Streamlit; dependencies point one way (app → engine).
 """
 
+from engine.data import schema
 from engine.data.io import load_dataset
 from engine.errors import (
     CheckpointError,
@@ -38,4 +39,5 @@ __all__ = [
     "RecResult",
     "Recommender",
     "load_dataset",
+    "schema",
 ]

@@ -235,7 +235,8 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
             total, n = total + loss.item(), n + 1
         model.eval()
         val = validation_hr(model, prep, device, conditioned=conditioned)
-        history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val})
+        history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val,
+                        "seconds": round(time.perf_counter() - t0, 1)})
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val=f"{val:.4f}")
         if val > best:
             best, best_state, bad = val, copy.deepcopy(model.state_dict()), 0
@@ -338,8 +339,13 @@ def _cli(args) -> int:
     )
     prep = prepare_for(ds, tcfg)
     model, log = fit(prep, tcfg, device)
+    from engine.evaluate import evaluate_all
+
+    metrics = {"training": log, **evaluate_all(model, prep, device)}
     out = args.out or Path(f"{args.objective}.pt")
-    checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, {"training": log})
+    checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, metrics)
+    print(f"next-item HR@10 {metrics['next_item']['HR@10']:.4f} "
+          f"(popularity {metrics['popularity']['HR@10']:.4f}) on {metrics['next_item']['users']} test users")
     print(f"wrote {out}")
     return 0
 

@@ -215,7 +215,7 @@ def test_compare_caption_from_numbers():
     text = captions.compare_caption(res, 4, 5, True, 100)
     assert "already has 1 of 4 matching" in text
     assert "Post-hoc filtering kept 2 of 4 (from the top 20 candidates)" in text
-    assert "CGSA (soft, no filter) returned 3 matching of 4; 1 are also in the unconditioned list" in text
+    assert "CGSA (soft, no filter) returned 3 matching of 4; 1 is also in the unconditioned list" in text
     assert "agree on 3 artists" in text
     assert "Only 2 catalogue artist(s)" in captions.compare_caption(res, 4, 5, True, 2)
     assert "No instruction is set" in captions.compare_caption(res, 4, 5, False, 100, is_empty=True)

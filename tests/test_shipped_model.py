@@ -49,7 +49,7 @@ def test_assets_are_small_enough():
 
 
 def test_every_checkpoint_fits_the_real_catalogue(prep):
-    for path in VARIANTS.values():
+    for path in (MAIN_CHECKPOINT, *VARIANTS.values()):
         _model(path, prep)
 
 
@@ -94,7 +94,7 @@ def test_rebuilding_the_assets_reproduces_them(tmp_path):
 
     report = build_assets(torch.device("cpu"), out=tmp_path)
     shipped = json.loads(METRICS_JSON.read_text())["models"]
-    for name in ("nip", "mip", "tamip_cgsa"):
+    for name in ("nip", "mip", "tamip", "tamip_cgsa"):
         assert report["models"][name]["next_item"]["HR@10"] == pytest.approx(
             shipped[name]["next_item"]["HR@10"], abs=0.02
         ), name

@@ -16,8 +16,9 @@ st.title("Myopia: does the model look beyond the next item?")
 st.caption("Retrieve once at the cut, then check the item s = 1, 2, … 10 steps later. A myopic model "
            "only finds the next item; a non-myopic one (TAMIP) keeps finding later ones (paper Fig. 3).")
 
-models = {name.upper(): loader.load_variant(ctx.sources, name) for name in ("nip", "mip")}
-models["TAMIP"] = (ctx.rec, "")
+models = {name.upper(): loader.load_variant(ctx.sources, name) for name in ("nip", "mip", "tamip")}
+if models["TAMIP"][0] is None:  # no pre-trained TAMIP checkpoint: the main model (TAMIP + CGSA) stands in
+    models["TAMIP"] = (ctx.rec, "")
 available = {n: r for n, (r, _) in models.items() if r is not None}
 missing = [why for r, why in models.values() if r is None]
 if missing:
