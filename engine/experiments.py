@@ -49,7 +49,7 @@ def delta_tau_sweep(deltas=(0, 31, 92, 183), device="cpu", settings: dict | None
 
 def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu",
                 data: Path | None = None, settings: dict | None = None) -> dict:
-    settings = settings or {"max_epochs": 60, "patience": 10, "negatives": -1, "batch_size": 128}
+    settings = settings or {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
     data = data or default_dataset_dir("s3rec-lastfm")
     if not is_prepared(data):
         from engine.data.s3rec import prepare_s3rec

@@ -29,7 +29,7 @@ METRICS_MD = ASSETS / "metrics.md"
 SYNTHETIC_CHECKPOINT = ASSETS / "synthetic.pt"
 
 # The settings of the shipped models (chosen by the measurements in the README).
-SHIP_TRAIN = {"seed": 0, "max_epochs": 10, "patience": 3, "negatives": 1024, "logq": True,
+SHIP_TRAIN = {"seed": 0, "max_epochs": 12, "patience": 3, "negatives": 1024, "logq": True,
               "batch_size": 256, "holdout": 10}
 SHIP_SFT_EPOCHS = 5
 SHIP_MODEL = {"d_model": 64, "n_layers": 2, "n_heads": 2}
