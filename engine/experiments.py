@@ -47,9 +47,13 @@ def delta_tau_sweep(deltas=(0, 31, 92, 183), device="cpu", settings: dict | None
     return out
 
 
+S3REC_SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
+
+
 def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu",
-                data: Path | None = None, settings: dict | None = None) -> dict:
-    settings = settings or {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
+                data: Path | None = None, settings: dict | None = None, model: dict | None = None) -> dict:
+    settings = settings or dict(S3REC_SETTINGS)
+    model = model or {}
     data = data or default_dataset_dir("s3rec-lastfm")
     if not is_prepared(data):
         from engine.data.s3rec import prepare_s3rec
@@ -61,13 +65,14 @@ def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu
     ds = load_dataset(data)
     prep = prepare(ds, 1, day_boundary=False)
     out = {"dataset": ds.name, "protocol": "S3-Rec: leave-last-out, history excluded, full ranking",
-           "settings": settings, "popularity": popularity(prep, exclude_history=True), "models": {}}
+           "settings": settings, "model": model, "popularity": popularity(prep, exclude_history=True),
+           "models": {}}
     for obj in objectives:
         runs = []
         for seed in seeds:
             t0 = time.perf_counter()
             model, log = fit(prep, objective_config(obj, seed=seed, holdout=1, day_boundary=False, **settings),
-                             torch.device(device), progress=False)
+                             torch.device(device), progress=False, **model)
             r = next_item(model, prep, device, exclude_history=True)
             runs.append({"seed": seed, **r, "seconds": round(time.perf_counter() - t0, 1),
                          "epochs": log["pretrain"]["epochs_run"]})
@@ -87,6 +92,8 @@ def register(sub) -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--objectives", default="nip,mip,tamip")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--settings", type=json.loads, default=None, help="TrainConfig overrides as JSON")
+    p.add_argument("--model", type=json.loads, default=None, help="ModelConfig overrides as JSON")
     p.set_defaults(func=_cli)
 
 
@@ -95,7 +102,9 @@ def _cli(args) -> int:
     if args.name == "delta-tau":
         res = delta_tau_sweep()
     else:
-        res = s3rec_seeds(tuple(args.objectives.split(",")), tuple(int(s) for s in args.seeds.split(",")))
+        settings = {**S3REC_SETTINGS, **(args.settings or {})}
+        res = s3rec_seeds(tuple(args.objectives.split(",")), tuple(int(s) for s in args.seeds.split(",")),
+                          settings=settings, model=args.model)
     out = args.out or RESULTS / f"{args.name.replace('-', '_')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
