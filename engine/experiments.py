@@ -51,9 +51,9 @@ S3REC_SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size"
 
 
 def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu",
-                data: Path | None = None, settings: dict | None = None, model: dict | None = None) -> dict:
+                data: Path | None = None, settings: dict | None = None, overrides: dict | None = None) -> dict:
     settings = settings or dict(S3REC_SETTINGS)
-    model = model or {}
+    overrides = overrides or {}
     data = data or default_dataset_dir("s3rec-lastfm")
     if not is_prepared(data):
         from engine.data.s3rec import prepare_s3rec
@@ -65,14 +65,14 @@ def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu
     ds = load_dataset(data)
     prep = prepare(ds, 1, day_boundary=False)
     out = {"dataset": ds.name, "protocol": "S3-Rec: leave-last-out, history excluded, full ranking",
-           "settings": settings, "model": model, "popularity": popularity(prep, exclude_history=True),
+           "settings": settings, "model": overrides, "popularity": popularity(prep, exclude_history=True),
            "models": {}}
     for obj in objectives:
         runs = []
         for seed in seeds:
             t0 = time.perf_counter()
             model, log = fit(prep, objective_config(obj, seed=seed, holdout=1, day_boundary=False, **settings),
-                             torch.device(device), progress=False, **model)
+                             torch.device(device), progress=False, **overrides)
             r = next_item(model, prep, device, exclude_history=True)
             runs.append({"seed": seed, **r, "seconds": round(time.perf_counter() - t0, 1),
                          "epochs": log["pretrain"]["epochs_run"]})
@@ -104,7 +104,7 @@ def _cli(args) -> int:
     else:
         settings = {**S3REC_SETTINGS, **(args.settings or {})}
         res = s3rec_seeds(tuple(args.objectives.split(",")), tuple(int(s) for s in args.seeds.split(",")),
-                          settings=settings, model=args.model)
+                          settings=settings, overrides=args.model)
     out = args.out or RESULTS / f"{args.name.replace('-', '_')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))

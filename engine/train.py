@@ -10,7 +10,7 @@ import argparse
 import copy
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from engine import masks
+from engine import checkpoint, masks
 from engine.config import ModelConfig, TrainConfig
+from engine.data.io import load_dataset
+from engine.data.paths import resolve_default_dataset
 from engine.data.schema import EXPLICIT, UNKNOWN, Dataset
+from engine.device import resolve_device
+from engine.evaluate import evaluate_all, validation_hr
 from engine.model import ClimberPilot
 from engine.sequences import (
     Catalogue,
@@ -199,8 +203,6 @@ def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, ge
 
 def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, progress: bool) -> dict:
     """Shared epoch loop with early stopping on validation HR@10 (second-to-last item)."""
-    from engine.evaluate import validation_hr
-
     gen = set_seed(tcfg.seed + (1000 if stage == "sft" else 0))
     seq, ts = windows(prep.train_seqs(), model.cfg.max_len)
     counts = torch.as_tensor(prep.counts, dtype=torch.float32, device=device) + 1.0
@@ -313,10 +315,6 @@ def register(sub) -> None:
 
 
 def _cli(args) -> int:
-    from engine import checkpoint
-    from engine.data.io import load_dataset
-    from engine.data.paths import resolve_default_dataset as default_data_dir
-    from engine.device import resolve_device
 
     device = resolve_device(args.device)
     if args.ship:
@@ -324,7 +322,7 @@ def _cli(args) -> int:
 
         build_assets(device=device)
         return 0
-    ds = load_dataset(args.data or default_data_dir())
+    ds = load_dataset(args.data or resolve_default_dataset())
     tcfg = objective_config(
         args.objective,
         delta_tau=args.delta_tau,
@@ -339,8 +337,6 @@ def _cli(args) -> int:
     )
     prep = prepare_for(ds, tcfg)
     model, log = fit(prep, tcfg, device)
-    from engine.evaluate import evaluate_all
-
     metrics = {"training": log, **evaluate_all(model, prep, device)}
     out = args.out or Path(f"{args.objective}.pt")
     checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, metrics)
@@ -348,6 +344,3 @@ def _cli(args) -> int:
           f"(popularity {metrics['popularity']['HR@10']:.4f}) on {metrics['next_item']['users']} test users")
     print(f"wrote {out}")
     return 0
-
-
-__all__ = ["fit", "prepare", "objective_config", "replace"]

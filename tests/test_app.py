@@ -91,6 +91,19 @@ def test_user_select_and_custom_history(rec):
     assert at.query_params["custom"] == ",".join(map(str, ids))
 
 
+def test_custom_history_survives_reruns_and_page_switches(rec):
+    at = run_app()
+    ids = [int(i) for i in rec.items[ITEM_ID].iloc[3:7]]
+    at.multiselect(key="hist_custom").set_value(ids).run()
+    at.button(key="hist_custom_go").click().run()
+    for page in ("compare", "attention", "whatif", "history"):
+        at.switch_page(f"views/{page}.py").run()
+        assert_clean(at)
+        at.run()  # a plain rerun must not lose it either
+        assert at.query_params["custom"] == ",".join(map(str, ids)), page
+    assert "Custom history (4 artists)" in texts(at)
+
+
 # --------------------------------------------------------------------------- compare page
 
 
