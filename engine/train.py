@@ -208,8 +208,9 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
     counts = torch.as_tensor(prep.counts, dtype=torch.float32, device=device) + 1.0
     loss_fn = sft_loss if stage == "sft" else pretrain_loss
     if stage == "sft":
-        new = [p for n, p in model.named_parameters() if n.startswith("cond.")]
-        old = [p for n, p in model.named_parameters() if not n.startswith("cond.")]
+        # Condition modules are new at SFT time and learn faster than the pre-trained weights.
+        new = [p for n, p in model.named_parameters() if n.startswith(("cond.", "cond_"))]
+        old = [p for n, p in model.named_parameters() if not n.startswith(("cond.", "cond_"))]
         opt = torch.optim.Adam(
             [{"params": old, "lr": tcfg.sft_lr}, {"params": new, "lr": tcfg.sft_new_lr}],
             weight_decay=tcfg.weight_decay,
