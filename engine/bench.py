@@ -1,9 +1,11 @@
-"""``python -m engine bench {latency,train,report}``: speed next to a physical limit.
+"""``python -m engine bench {latency,train,quality,report}``: evidence next to a reference.
 
 - ``latency`` (:mod:`engine.bench_latency`): one serving request, p50/p99 over a grid of
   history lengths, instruction counts P, catalogue sizes and methods, with floors.
 - ``train`` (:mod:`engine.bench_train`): pre-training sequences/s at the shipped config,
   and the shipped model's time to quality as recorded by training.
+- ``quality`` (:mod:`engine.bench_quality`): HR/NDCG on the S3-Rec benchmark files under
+  both protocols, next to the published rows.
 - ``report`` (:mod:`engine.report`): ``BENCHMARKS.md`` from the JSON results.
 
 Results go to ``results/`` (committed); ``BENCHMARKS.md`` is generated, never typed.
@@ -11,6 +13,7 @@ Results go to ``results/`` (committed); ``BENCHMARKS.md`` is generated, never ty
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -58,6 +61,18 @@ def register(sub) -> None:
     tr.add_argument("--matmul-size", type=int, default=2048)
     tr.add_argument("--json", type=Path, default=bc.TRAIN_JSON)
     tr.set_defaults(func=_train)
+
+    qu = bsub.add_parser("quality", help="HR/NDCG of popularity, NIP, MIP, TAMIP next to the published tables")
+    qu.add_argument("benchmarks", nargs="*", default=["lastfm", "beauty", "sports"],
+                    help="lastfm, beauty, sports, or paths to any S3-Rec-format .txt (default: all three)")
+    qu.add_argument("--models", default="nip,mip,tamip")
+    qu.add_argument("--seeds", type=_ints, default=(0, 1, 2))
+    qu.add_argument("--settings", type=json.loads, default=None, help="TrainConfig overrides as JSON")
+    qu.add_argument("--fresh", action="store_true", help="ignore runs already in the JSON (default: resume)")
+    qu.add_argument("--threads", type=int, default=2)
+    qu.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    qu.add_argument("--json", type=Path, default=bc.RESULTS_DIR / "bench_quality.json")
+    qu.set_defaults(func=_quality)
 
     rep = bsub.add_parser("report", help="generate BENCHMARKS.md from results/*.json and assets/metrics.json")
     rep.add_argument("--latency", type=Path, default=bc.LATENCY_JSON)
@@ -119,6 +134,19 @@ def _train(args) -> int:
     )
     print_train(result)
     print(f"wrote {bc.write_json(args.json, result)}")
+    return 0
+
+
+def _quality(args) -> int:
+    from engine.bench_quality import print_quality, run_quality
+    from engine.device import resolve_device
+
+    bc.set_threads(args.threads)
+    device = resolve_device(args.device)
+    result = run_quality(args.benchmarks, tuple(args.models.split(",")), args.seeds, str(device),
+                         args.settings, args.json, resume=not args.fresh, progress=sys.stderr.isatty())
+    print_quality(result)
+    print(f"wrote {args.json}")
     return 0
 
 

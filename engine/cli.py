@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from engine.errors import EngineError
+from engine.errors import DistributedError, EngineError
 
 # Modules that expose ``register(subparsers)``; each adds one subcommand.
 SUBCOMMAND_MODULES = (
@@ -42,9 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_torchrun(command: str) -> None:
+    """Only ``train`` is data-parallel; N copies of any other subcommand would repeat its work."""
+    from engine.distributed import launched
+
+    if launched():
+        raise DistributedError(
+            f"`{command}` runs in one process; only `train` is data-parallel under torchrun",
+            f"run `python -m engine {command} ...` without torchrun",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "train":
+            _refuse_torchrun(args.command)
         return int(args.func(args) or 0)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Objective = Literal["nip", "mip", "tamip"]
+Conditioning = Literal["cgsa", "token", "adaln", "pinrec"]
+CONDITIONING = ("cgsa", "token", "adaln", "pinrec")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class ModelConfig:
     time_buckets: int = 16
     time_unit: int = 86400  # seconds per unit when bucketing time gaps (0: order-only data)
     max_cond_tokens: int = 12
+    # How the branch receives an instruction (the paper's Table 4). "cgsa": condition tokens
+    # plus the sparse predicate mask (the method); "token": condition tokens appended
+    # without the mask (LUM-style); "adaln": AdaLN-Zero modulation of the branch by the
+    # condition embedding; "pinrec": an MLP head over the query and the condition embedding.
+    conditioning: Conditioning = "cgsa"
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

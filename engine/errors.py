@@ -35,3 +35,7 @@ class InstructionError(EngineError):
 
 class DeviceError(EngineError):
     """A device was requested that this machine does not have."""
+
+
+class DistributedError(EngineError):
+    """A multi-process (``torchrun``) launch that cannot work as asked."""

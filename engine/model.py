@@ -105,12 +105,18 @@ class Block(nn.Module):
         )
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, xq, xk, mask, q_pos, q_time, k_time, extra=None):
+    def forward(self, xq, xk, mask, q_pos, q_time, k_time, extra=None, mod=None):
+        """``mod``: AdaLN (shift, scale, gate) deltas for attention and FFN, each ``[B,R,d]``."""
         bias = self.bias(q_pos, q_time, k_time)
         ln_extra = self.ln_k(extra) if extra is not None else None
-        a, w = self.attn(self.ln_q(xq), self.ln_k(xk), mask, bias, ln_extra)
-        x = xq + self.drop(a)
-        return x + self.drop(self.ff(self.ln_ff(x))), w
+        if mod is None:
+            a, w = self.attn(self.ln_q(xq), self.ln_k(xk), mask, bias, ln_extra)
+            x = xq + self.drop(a)
+            return x + self.drop(self.ff(self.ln_ff(x))), w
+        shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = mod
+        a, w = self.attn(self.ln_q(xq) * (1 + scale_a) + shift_a, self.ln_k(xk), mask, bias, ln_extra)
+        x = xq + self.drop(a) * (1 + gate_a)
+        return x + self.drop(self.ff(self.ln_ff(x) * (1 + scale_f) + shift_f)) * (1 + gate_f), w
 
 
 class ItemEncoder(nn.Module):
@@ -164,6 +170,17 @@ class ClimberPilot(nn.Module):
         # Condition tokens: index 0 = "no condition", then one per (attribute, value).
         self.cond = nn.Embedding(1 + sum(len(v) for v in self._cond_values()), cfg.d_model)
         nn.init.normal_(self.cond.weight, std=0.02)
+        # Table-4 alternatives to CGSA; zero-initialised so fine-tuning starts from the
+        # pre-trained branch. Names start with "cond_": SFT gives them the new-parameter rate.
+        d = cfg.d_model
+        if cfg.conditioning == "adaln":
+            self.cond_ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+            nn.init.zeros_(self.cond_ada[1].weight)
+            nn.init.zeros_(self.cond_ada[1].bias)
+        elif cfg.conditioning == "pinrec":
+            self.cond_head = nn.Sequential(nn.Linear(2 * d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+            nn.init.zeros_(self.cond_head[2].weight)
+            nn.init.zeros_(self.cond_head[2].bias)
 
     def _cond_values(self) -> list[tuple[str, ...]]:
         return [self.cfg.attr_values[self.cfg.attributes.index(a)] for a in self.cfg.cond_attributes]
@@ -206,19 +223,28 @@ class ClimberPilot(nn.Module):
         """
         b, r = query_pos.shape
         t = bb.hidden.shape[1]
-        if predicate is None:
+        mode = self.cfg.conditioning
+        if predicate is None or mode != "cgsa":  # only CGSA restricts the history
             predicate = torch.ones(b, r, t, dtype=torch.bool, device=query_pos.device)
         if cond_ids is None:
             cond_ids = torch.zeros(b, r, 1, dtype=torch.long, device=query_pos.device)
         cond_valid = torch.ones_like(cond_ids, dtype=torch.bool)
         cond_valid[..., 1:] = cond_ids[..., 1:] > 0
+        c = None
+        if mode in ("adaln", "pinrec"):  # the condition enters as an embedding, not as keys
+            c = (self.cond(cond_ids) * cond_valid[..., None]).sum(-2) / cond_valid.sum(-1, keepdim=True)
+            cond_ids, cond_valid = cond_ids[..., :1] * 0, cond_valid[..., :1]
         mask = masks.cgsa_mask(predicate, bb.valid, query_pos, cond_valid)
         xq = torch.gather(bb.hidden, 1, query_pos[..., None].expand(b, r, bb.hidden.shape[-1]))
         q_time = torch.gather(bb.timestamps, 1, query_pos)
+        mod = self.cond_ada(c).chunk(6, dim=-1) if mode == "adaln" else None
         y, w = self.branches[k](
-            xq, bb.hidden, mask, query_pos, q_time, bb.timestamps, extra=self.cond(cond_ids)
+            xq, bb.hidden, mask, query_pos, q_time, bb.timestamps, extra=self.cond(cond_ids), mod=mod
         )
-        return self.ln_out[k](y), mask, w
+        y = self.ln_out[k](y)
+        if mode == "pinrec":
+            y = y + self.cond_head(torch.cat([y, c], dim=-1))
+        return y, mask, w
 
     def score_all(self, query: Tensor) -> Tensor:
         """Dot-product scores of queries ``[..., d]`` against every item (index i → column i−1)."""

@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from engine import checkpoint, masks
+from engine import checkpoint, distributed, masks
 from engine.config import ModelConfig, TrainConfig
 from engine.data.io import load_dataset
 from engine.data.paths import resolve_default_dataset
 from engine.data.schema import EXPLICIT, UNKNOWN, Dataset
 from engine.device import resolve_device
+from engine.errors import DistributedError
 from engine.evaluate import evaluate_all, validation_hr
 from engine.model import ClimberPilot
 from engine.sequences import (
@@ -101,14 +102,15 @@ def _candidates(targets: Tensor, n_items: int, tcfg: TrainConfig, gen: torch.Gen
     return torch.unique(torch.cat([targets, uniform]))
 
 
-def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q: Tensor | None):
+def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q: Tensor | None,
+                  reduction: str = "mean"):
     """``vecs`` holds the candidates' vectors (every item when ``cand`` is None)."""
     if cand is None:
-        return F.cross_entropy(q @ vecs.T, t - 1)
+        return F.cross_entropy(q @ vecs.T, t - 1, reduction=reduction)
     logits = q @ vecs.T
     if log_q is not None:
         logits = logits - log_q[cand]
-    return F.cross_entropy(logits, torch.searchsorted(cand, t))
+    return F.cross_entropy(logits, torch.searchsorted(cand, t), reduction=reduction)
 
 
 def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
@@ -118,30 +120,50 @@ def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
     return torch.log(q.clamp(1e-12, 1.0))
 
 
-def _branch_losses(model, seq, pairs, tcfg, gen, counts) -> Tensor | None:
-    """Sum over branches of the sampled softmax, negatives shared across branches (None: no pair)."""
-    cand = _candidates(torch.cat([t for _, t in pairs]), model.cfg.n_items, tcfg, gen)
+def _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded: bool = False) -> Tensor | None:
+    """Sum over branches of the sampled softmax, negatives shared across branches (None: no pair).
+
+    ``pairs`` holds, per branch, (queries, their targets, the targets of the whole batch).
+    Sharded (data parallelism, one process's rows of a global batch): candidates, logQ and
+    each branch's mean are still taken over the whole batch, so the processes' losses add
+    up to the single-process loss (a process without a pair of its own adds a zero).
+    """
+    pairs = [(p[0], p[1], p[-1]) for p in pairs]  # a (q, t) pair: the whole batch is local
+    every = [g for _, _, g in pairs]
+    cand = _candidates(torch.cat(every), model.cfg.n_items, tcfg, gen)
     vecs = model.items.all_items() if cand is None else model.items(cand)
-    log_q = _log_q(counts, sum(len(t) for _, t in pairs), tcfg) if (tcfg.logq and cand is not None) else None
-    losses = [_softmax_loss(q, t, vecs, cand, log_q) for q, t in pairs if len(t)]
+    log_q = _log_q(counts, sum(len(g) for g in every), tcfg) if (tcfg.logq and cand is not None) else None
+    if sharded:
+        losses = [_softmax_loss(q, t, vecs, cand, log_q, "sum") / len(g) for q, t, g in pairs if len(g)]
+    else:
+        losses = [_softmax_loss(q, t, vecs, cand, log_q) for q, t, _ in pairs if len(t)]
     return torch.stack(losses).sum() if losses else None
 
 
-def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts) -> Tensor:
-    """One forward supervises every target: branch k at read-out p(t) predicts item t+k."""
-    bb = model.backbone(seq, ts)
-    readout = masks.readout_positions(masks.target_visibility_mask(ts, bb.valid, tcfg.delta_tau))
+def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts,
+                  rows: slice | None = None) -> Tensor:
+    """One forward supervises every target: branch k at read-out p(t) predicts item t+k.
+
+    ``rows`` (data parallelism): run the model on these rows of the global batch only and
+    return their share of its loss (see :func:`_branch_losses`).
+    """
+    mine = slice(None) if rows is None else rows
+    bb = model.backbone(seq[mine], ts[mine])
+    valid = seq > 0  # bb.valid, for the whole batch
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, valid, tcfg.delta_tau))
     b, t = seq.shape
-    rows = torch.arange(t, device=seq.device).expand(b, t)
+    pos = torch.arange(t, device=seq.device).expand(b, t)
     pairs = []
     for k in range(model.cfg.n_branches):
-        u, _, _ = model.branch(k, bb, rows)
-        tgt_pos = rows + k
+        u, _, _ = model.branch(k, bb, pos[mine])
+        tgt_pos = pos + k
         tgt = seq.gather(1, tgt_pos.clamp(max=t - 1))
-        ok = (readout >= 0) & bb.valid & (tgt_pos < t) & (tgt > 0)
-        q = u.gather(1, readout.clamp(min=0)[..., None].expand(-1, -1, u.shape[-1]))
-        pairs.append((q[ok], tgt[ok]))
-    return _branch_losses(model, seq, pairs, tcfg, gen, counts)
+        ok = (readout >= 0) & valid & (tgt_pos < t) & (tgt > 0)
+        q = u.gather(1, readout[mine].clamp(min=0)[..., None].expand(-1, -1, u.shape[-1]))
+        here = ok[mine]
+        local = tgt[mine][here]
+        pairs.append((q[here], local, local if rows is None else tgt[ok]))
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
 
 
 def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen):
@@ -182,28 +204,91 @@ def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen
     return allowed, attr_index, cond_ids[..., : cfg.max_cond_tokens].to(seq.device)
 
 
-def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts) -> Tensor:
-    """CGSA: branch k reads the context shortened by k items, under the target's instruction."""
-    bb = model.backbone(seq, ts)
-    readout = masks.readout_positions(masks.target_visibility_mask(ts, bb.valid, tcfg.delta_tau))
+def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts,
+             rows: slice | None = None) -> Tensor:
+    """CGSA: branch k reads the context shortened by k items, under the target's instruction.
+
+    ``rows``: as in :func:`pretrain_loss`; instructions are drawn for the whole batch, so
+    every process consumes ``gen`` exactly as a single process does.
+    """
+    mine = slice(None) if rows is None else rows
+    bb = model.backbone(seq[mine], ts[mine])
+    valid = seq > 0  # bb.valid, for the whole batch
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, valid, tcfg.delta_tau))
     allowed, attr_index, cond_ids = sample_instructions(model, seq, tcfg, gen)
-    predicate = masks.item_predicate(bb.hist_attrs, allowed, attr_index)
-    ok = bb.valid & (readout >= 0)
+    predicate = masks.item_predicate(bb.hist_attrs, [a[mine] for a in allowed], attr_index)
+    ok = valid & (readout >= 0)
     pairs = []
     for k in range(model.cfg.n_branches):
         q_pos = readout - k
         ok_k = ok & (q_pos >= 0)
-        u, _, _ = model.branch(k, bb, q_pos.clamp(min=0), predicate, cond_ids)
-        pairs.append((u[ok_k], seq[ok_k]))
-    return _branch_losses(model, seq, pairs, tcfg, gen, counts)
+        u, _, _ = model.branch(k, bb, q_pos[mine].clamp(min=0), predicate, cond_ids[mine])
+        here = ok_k[mine]
+        local = seq[mine][here]
+        pairs.append((u[here], local, local if rows is None else seq[ok_k]))
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
 
 
 # --------------------------------------------------------------------------- loops
 
 
-def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, progress: bool) -> dict:
-    """Shared epoch loop with early stopping on validation HR@10 (second-to-last item)."""
-    gen = set_seed(tcfg.seed + (1000 if stage == "sft" else 0))
+class _ShardLoss(torch.nn.Module):
+    """What DDP wraps: ``forward`` = this process's share of the loss of one global batch.
+
+    The losses call ``model.backbone``/``model.branch``, not ``model.forward``, so DDP wraps
+    this module (whose forward runs them) instead of the model. Each process takes its
+    :func:`distributed.shard` of the batch; the share is scaled by the number of processes
+    because DDP averages gradients, so the update equals the single-process one.
+    """
+
+    def __init__(self, model: ClimberPilot) -> None:
+        super().__init__()
+        self.model = model
+        # Never used: with find_unused_parameters=True DDP warns (and advises turning the flag
+        # off) when a step has no unused parameter, which is the usual step here. Not in the
+        # optimiser nor the checkpoint; its grad stays None.
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, loss_fn, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts):
+        world = distributed.world_size()
+        rows, weight = distributed.shard(len(seq)), float(world)
+        if rows.start == rows.stop:  # fewer rows than processes: run a borrowed row, weighed 0
+            rows, weight = slice(0, 1), 0.0
+        loss = loss_fn(self.model, seq, ts, tcfg, gen, counts, rows=rows)
+        return None if loss is None else loss * weight  # None on every rank alike
+
+
+def _data_parallel(model: ClimberPilot, device: torch.device):
+    """DDP around :class:`_ShardLoss` (rank 0's weights are broadcast to every rank here)."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    # The only buffer (item attributes) is constant: no buffer sync before each forward
+    # (`forward_sync_buffers` replaces the deprecated `broadcast_buffers` in newer torch).
+    names = inspect.signature(DDP).parameters
+    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in names else "broadcast_buffers"
+    # find_unused_parameters: a branch with no target in a global batch is skipped on every
+    # rank, as in one process, and must keep grad None (not 0: Adam would still move it).
+    return DDP(
+        _ShardLoss(model), device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=True, **{no_sync: False},
+    )
+
+
+def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, progress: bool,
+               ddp=None) -> dict:
+    """Shared epoch loop with early stopping on validation HR@10 (second-to-last item).
+
+    ``ddp`` (from :func:`_data_parallel`, under torchrun): every rank draws the same data
+    order, instructions and negatives from ``gen`` and trains on its shard of each global
+    batch; rank 0 validates and broadcasts the score, so early stopping agrees everywhere.
+    """
+    stage_seed = tcfg.seed + (1000 if stage == "sft" else 0)
+    gen = set_seed(stage_seed)
+    world, main = distributed.world_size(), distributed.is_main()
+    if ddp is not None:  # own dropout masks per rank; `gen` stays shared
+        torch.manual_seed(stage_seed + 100_003 * distributed.rank())
     seq, ts = windows(prep.train_seqs(), model.cfg.max_len)
     counts = torch.as_tensor(prep.counts, dtype=torch.float32, device=device) + 1.0
     loss_fn = sft_loss if stage == "sft" else pretrain_loss
@@ -221,7 +306,7 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         epochs = tcfg.max_epochs
     best, best_state, bad, history = -1.0, None, 0, []
     conditioned = stage == "sft"
-    bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not progress, leave=False)
+    bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not (progress and main), leave=False)
     t0 = time.perf_counter()
     for epoch in bar:
         model.train()
@@ -229,15 +314,20 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         total, n = 0.0, 0
         for s in range(0, len(perm), tcfg.batch_size):
             idx = perm[s : s + tcfg.batch_size]
-            loss = loss_fn(model, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
-            if loss is None:  # no target in this batch has visible history
+            if ddp is None:
+                loss = loss_fn(model, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+            else:  # this rank's share × world size; DDP averages the gradients over the ranks
+                loss = ddp(loss_fn, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+            if loss is None:  # no target in this batch has visible history (same on every rank)
                 continue
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total, n = total + loss.item(), n + 1
+            total, n = total + loss.item() / world, n + 1
+        total = distributed.sum_float(total)  # the shares add up to the global batches' loss
         model.eval()
-        val = validation_hr(model, prep, device, conditioned=conditioned)
+        val = validation_hr(model, prep, device, conditioned=conditioned) if main else 0.0
+        val = distributed.broadcast_float(val)
         history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val,
                         "seconds": round(time.perf_counter() - t0, 1)})
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val=f"{val:.4f}")
@@ -268,7 +358,17 @@ def fit(
     init_from: ClimberPilot | None = None,
     **model_overrides,
 ) -> tuple[ClimberPilot, dict]:
-    """Pre-train (unless ``init_from`` is given) and optionally fine-tune with CGSA."""
+    """Pre-train (unless ``init_from`` is given) and optionally fine-tune with CGSA.
+
+    Inside a torchrun process group (:func:`engine.distributed.init`) this is data-parallel
+    training: call it on every rank; each returns the same weights.
+    """
+    world = distributed.world_size()
+    if world > 1 and tcfg.batch_size < world:
+        raise DistributedError(
+            f"a batch of {tcfg.batch_size} cannot be split across {world} processes",
+            f"use --batch-size {world} or more, or fewer processes",
+        )
     set_seed(tcfg.seed)
     log = {}
     if init_from is None:
@@ -276,11 +376,13 @@ def fit(
         n_branches = 1 if tcfg.objective == "nip" else n_branches
         cfg = model_config(prep, n_branches=n_branches, **model_overrides)
         model = ClimberPilot(cfg, prep.catalogue.item_attrs).to(device)
-        log["pretrain"] = _run_stage(model, prep, tcfg, device, stage="pretrain", progress=progress)
     else:
         model = copy.deepcopy(init_from).to(device)
+    ddp = _data_parallel(model, device) if world > 1 else None  # one wrapper for both stages
+    if init_from is None:
+        log["pretrain"] = _run_stage(model, prep, tcfg, device, stage="pretrain", progress=progress, ddp=ddp)
     if tcfg.sft_epochs > 0:
-        log["sft"] = _run_stage(model, prep, tcfg, device, stage="sft", progress=progress)
+        log["sft"] = _run_stage(model, prep, tcfg, device, stage="sft", progress=progress, ddp=ddp)
     return model, log
 
 
@@ -293,8 +395,24 @@ def objective_config(objective: str, **kw) -> TrainConfig:
 # --------------------------------------------------------------------------- CLI
 
 
+TORCHRUN_EPILOG = """\
+data-parallel training on N processes (DDP: gloo on CPU, NCCL on GPUs):
+  torchrun --nproc_per_node=N -m engine train [options]
+  torchrun --nproc_per_node=N --no-python python -m engine train [options]
+Every process draws the same data order and trains on its share of each batch of
+--batch-size rows (the global batch); only rank 0 prints and writes the checkpoint.
+On CPU each process gets cores/N threads; with GPUs, process i uses cuda:i.
+"""
+
+
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model (or --ship: rebuild every checkpoint in assets/)")
+    p = sub.add_parser(
+        "train",
+        help="train a model (under torchrun: data-parallel; --ship: rebuild assets/)",
+        description="Train one model. Runs data-parallel when launched with torchrun (see below).",
+        epilog=TORCHRUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--data", type=Path, default=None, help="prepared data folder (default: sample_data/lastfm)")
     p.add_argument("--out", type=Path, default=None, help="checkpoint path to write")
     p.add_argument("--objective", choices=("nip", "mip", "tamip"), default="tamip")
@@ -307,22 +425,35 @@ def register(sub) -> None:
                    help="cut exactly before the last --holdout items, not at a day boundary")
     p.add_argument("--logq", action=argparse.BooleanOptionalAction, default=True,
                    help="logQ correction of the sampled softmax (measured to help on Last.fm)")
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                   help="rows per optimiser step (under torchrun: split across the processes)")
     p.add_argument("--negatives", type=int, default=TrainConfig.negatives)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--ship", action="store_true", help="rebuild assets/ (all shipped checkpoints + metrics.json)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="under torchrun, auto gives process i cuda:i when there are GPUs, else the CPU")
+    p.add_argument("--dist-backend", default="auto", choices=("auto", "gloo", "nccl"),
+                   help="torchrun process-group backend (auto: nccl on GPUs, gloo on CPU)")
+    p.add_argument("--ship", action="store_true",
+                   help="rebuild assets/ (all shipped checkpoints + metrics.json); single process only")
     p.set_defaults(func=_cli)
 
 
 def _cli(args) -> int:
-
-    device = resolve_device(args.device)
     if args.ship:
+        if distributed.launched():
+            raise DistributedError(
+                "--ship rebuilds the shipped checkpoints bit for bit, which only one process does",
+                "run `python -m engine train --ship` without torchrun",
+            )
         from engine.ship import build_assets
 
-        build_assets(device=device)
+        build_assets(device=resolve_device(args.device))
         return 0
+    with distributed.process_group(args.device, args.dist_backend) as device:
+        return _train_and_save(args, device)
+
+
+def _train_and_save(args, device: torch.device) -> int:
     ds = load_dataset(args.data or resolve_default_dataset())
     tcfg = objective_config(
         args.objective,
@@ -338,6 +469,8 @@ def _cli(args) -> int:
     )
     prep = prepare_for(ds, tcfg)
     model, log = fit(prep, tcfg, device)
+    if not distributed.is_main():  # rank 0 evaluates, writes and prints
+        return 0
     metrics = {"training": log, **evaluate_all(model, prep, device)}
     out = args.out or Path(f"{args.objective}.pt")
     checkpoint.save(out, model, tcfg, prep.catalogue.fingerprint, ds.name, metrics)

@@ -14,12 +14,12 @@ ATTRS = ("genre", "language")
 VALUES = (("jazz", "pop", "rock"), ("de", "en"))
 
 
-def _model(seed: int = 0, time_unit: int = 1) -> ClimberPilot:
+def _model(seed: int = 0, time_unit: int = 1, conditioning: str = "cgsa") -> ClimberPilot:
     torch.manual_seed(seed)
     cfg = ModelConfig(
         n_items=N_ITEMS, attributes=ATTRS, attr_values=VALUES, cond_attributes=ATTRS,
         d_model=16, n_heads=2, n_layers=2, n_branches=2, d_attr=4, ffn_mult=2,
-        dropout=0.1, max_len=10, time_unit=time_unit,
+        dropout=0.1, max_len=10, time_unit=time_unit, conditioning=conditioning,
     )
     g = torch.Generator().manual_seed(seed)
     attrs = torch.zeros(N_ITEMS + 1, 2, dtype=torch.long)
@@ -207,3 +207,81 @@ def test_cond_token_indices_are_distinct_and_unknown_attribute_raises():
     assert model.cond.num_embeddings == 1 + len(ids)
     with pytest.raises(KeyError):
         model.cond_token("era", "80s")
+
+
+# --------------------------------------------------------------------------- Table-4 variants
+
+
+def _variant_like(model: ClimberPilot, conditioning: str) -> ClimberPilot:
+    """A variant carrying ``model``'s weights (its new modules at their zero init)."""
+    from dataclasses import replace
+
+    other = ClimberPilot(replace(model.cfg, conditioning=conditioning), model.items.item_attrs).eval()
+    missing, unexpected = other.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("cond_") for k in missing)
+    return other
+
+
+def _conditioned_inputs(model, bb):
+    b, t, _ = bb.hidden.shape
+    q_pos = torch.full((b, 1), t - 1)
+    predicate = torch.zeros(b, 1, t, dtype=torch.bool)
+    predicate[:, 0, [3, 5]] = True
+    cond = torch.tensor([[[model.cond_token("genre", "rock"), model.cond_token("language", "en")]]])
+    return q_pos, predicate, cond.expand(b, 1, 2)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("conditioning", ["adaln", "pinrec"])
+def test_embedding_variants_start_as_the_pretrained_unconditioned_branch(conditioning):
+    """Zero-initialised modulation/head: fine-tuning starts exactly from the pre-trained query."""
+    base = _model()
+    bb = _hand_backbone()
+    q_pos, predicate, cond = _conditioned_inputs(base, bb)
+    plain, plain_mask, _ = base.branch(0, bb, q_pos)
+    variant = _variant_like(base, conditioning)
+    got, mask, _ = variant.branch(0, bb, q_pos, predicate, cond)
+    torch.testing.assert_close(got, plain)
+    assert torch.equal(mask, plain_mask)  # no sparse mask, no condition keys
+
+
+@torch.no_grad()
+def test_token_variant_sees_condition_tokens_but_the_whole_history():
+    base = _model()
+    bb = _hand_backbone()
+    q_pos, predicate, cond = _conditioned_inputs(base, bb)
+    token = _variant_like(base, "token")
+    _, cgsa_mask, _ = base.branch(0, bb, q_pos, predicate, cond)
+    _, mask, _ = token.branch(0, bb, q_pos, predicate, cond)
+    m = cond.shape[-1]
+    assert torch.equal(mask[..., :m], cgsa_mask[..., :m])  # the same condition tokens
+    assert torch.equal(mask[..., m:], bb.valid[:, None, :])  # every real item, predicate ignored
+    assert not torch.equal(mask, cgsa_mask)
+
+
+@pytest.mark.parametrize("conditioning", ["token", "adaln", "pinrec"])
+def test_every_variant_learns_to_use_the_condition(conditioning):
+    """A few SFT steps move the conditioned query away from the unconditioned one (no NaN)."""
+    from engine.config import TrainConfig
+    from engine.train import sft_loss
+
+    model = _variant_like(_model(), conditioning).train()
+    g = torch.Generator().manual_seed(1)
+    seq = torch.randint(1, N_ITEMS + 1, (8, 10), generator=g)
+    ts = torch.cumsum(torch.randint(0, 2, (8, 10), generator=g), dim=1)
+    tcfg = TrainConfig(objective="tamip", delta_tau=0, sft_uncond_share=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(5):
+        loss = sft_loss(model, seq, ts, tcfg, g, torch.ones(N_ITEMS))
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    bb = model.backbone(seq[:2], ts[:2])
+    q_pos, predicate, cond = _conditioned_inputs(model, bb)
+    with torch.no_grad():
+        plain, _, _ = model.branch(0, bb, q_pos)
+        conditioned, _, _ = model.branch(0, bb, q_pos, predicate, cond)
+    assert torch.isfinite(conditioned).all()
+    assert (plain - conditioned).abs().max() > 1e-4

@@ -1,0 +1,234 @@
+"""``python -m engine bench quality``: ranking quality next to the published tables.
+
+Any file in the S3-Rec format (``user item item …`` + ``<stem>_item2attributes.json``)
+works; ``lastfm``, ``beauty`` and ``sports`` name the benchmark files in ``../shared``.
+Each (model, seed) is trained once on leave-last-out (second-to-last item validates,
+last item tests) and scored under both protocols:
+
+- ``s3rec``: full ranking with the user's own history excluded (the S3-Rec paper's);
+- ``climber-pilot``: full ranking over the whole corpus, history included (exact inner
+  product, i.e. what ``IndexFlatIP`` returns; the Climber-Pilot paper's Table 2).
+
+Without timestamps (Amazon) Δτ cannot apply and TAMIP *is* MIP: it is reported as MIP's
+runs under that label, not trained twice. Results are written after every run, so an
+interrupted bench resumes where it stopped (``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from engine import bench_common as bc
+from engine.data.paths import find_shared, is_prepared, repo_root
+from engine.errors import DataError
+from engine.evaluate import next_item, popularity
+from engine.metrics import mean_std
+from engine.train import fit, objective_config, prepare
+
+QUALITY_JSON = bc.RESULTS_DIR / "bench_quality.json"
+KS = (5, 10, 20, 50)
+PROTOCOLS = {"s3rec": True, "climber-pilot": False}  # protocol → exclude history
+MODELS = ("nip", "mip", "tamip")
+# Benchmark files in ../shared/data and the goals of the issue (S3-Rec protocol, HR@10, 3 seeds).
+BENCHMARKS = {
+    "lastfm": ("s3rec-lastfm/LastFM.txt", 0.085),
+    "beauty": ("s3rec-amazon/Beauty.txt", 0.085),
+    "sports": ("s3rec-amazon/Sports_and_Outdoors.txt", 0.050),
+}
+# Training recipe: full softmax (no sampling noise on catalogues of ≤ 20k items),
+# early stopping on the validation item. Larger batches on the larger Amazon sets.
+SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
+BATCH_BY_BENCHMARK = {"beauty": 256, "sports": 256}
+
+# Published rows on exactly these files (../shared/data/*/SOURCE.md), with their protocol.
+_S3 = "s3rec"
+_CP = "climber-pilot"
+PUBLISHED = {
+    "LastFM": [
+        ("SASRec (S3-Rec paper)", _S3, {"HR@10": 0.0688}),
+        ("S3-Rec", _S3, {"HR@10": 0.0743}),
+    ],
+    "Beauty": [
+        ("SASRec (S3-Rec paper)", _S3, {"HR@5": 0.0387, "NDCG@5": 0.0249, "HR@10": 0.0605,
+                                        "NDCG@10": 0.0318, "HR@20": 0.0902, "NDCG@20": 0.0394}),
+        ("S3-Rec", _S3, {"HR@5": 0.0387, "NDCG@5": 0.0244, "HR@10": 0.0647, "NDCG@10": 0.0327,
+                         "HR@20": 0.0994, "NDCG@20": 0.0414}),
+        ("TIGER (Recall)", _S3, {"HR@5": 0.0454, "NDCG@5": 0.0321, "HR@10": 0.0648, "NDCG@10": 0.0384}),
+        ("SASRec (Climber-Pilot paper)", _CP, {"HR@10": 0.0444, "HR@20": 0.0621, "HR@50": 0.0935}),
+        ("HSTU", _CP, {"HR@10": 0.0346, "HR@20": 0.0496, "HR@50": 0.0743}),
+        ("PinRec", _CP, {"HR@10": 0.0632, "HR@20": 0.0853, "HR@50": 0.1208}),
+        ("Climber-Pilot", _CP, {"HR@10": 0.0674, "HR@20": 0.0895, "HR@50": 0.1212}),
+    ],
+    "Sports_and_Outdoors": [
+        ("SASRec (S3-Rec paper)", _S3, {"HR@5": 0.0233, "NDCG@5": 0.0154, "HR@10": 0.0350,
+                                        "NDCG@10": 0.0192, "HR@20": 0.0507, "NDCG@20": 0.0231}),
+        ("S3-Rec", _S3, {"HR@5": 0.0251, "NDCG@5": 0.0161, "HR@10": 0.0385, "NDCG@10": 0.0204,
+                         "HR@20": 0.0607, "NDCG@20": 0.0260}),
+        ("TIGER (Recall)", _S3, {"HR@5": 0.0264, "NDCG@5": 0.0181, "HR@10": 0.0400, "NDCG@10": 0.0225}),
+        ("SASRec (Climber-Pilot paper)", _CP, {"HR@10": 0.0198, "HR@20": 0.0298, "HR@50": 0.0467}),
+        ("HSTU", _CP, {"HR@10": 0.0283, "HR@20": 0.0431, "HR@50": 0.0649}),
+        ("PinRec", _CP, {"HR@10": 0.0298, "HR@20": 0.0430, "HR@50": 0.0663}),
+        ("Climber-Pilot", _CP, {"HR@10": 0.0328, "HR@20": 0.0462, "HR@50": 0.0720}),
+    ],
+}
+
+
+def resolve(name_or_path: str) -> tuple[str, Path, float | None]:
+    """A benchmark name (``lastfm``…) or a path to any S3-Rec-format ``.txt``."""
+    if name_or_path in BENCHMARKS:
+        rel, goal = BENCHMARKS[name_or_path]
+        txt = find_shared(rel)
+        if txt is None:
+            raise DataError(f"the {name_or_path} benchmark file is not reachable",
+                            f"put it at ../shared/data/{rel} or pass the path of the .txt")
+        return name_or_path, txt, goal
+    txt = Path(name_or_path)
+    if not txt.is_file():
+        raise DataError(f"{txt}: no such file",
+                        f"pass one of {', '.join(BENCHMARKS)} or a 'user item item …' .txt file")
+    return txt.stem.lower(), txt, None
+
+
+def prepared_dir(key: str, txt: Path, root: Path | None = None) -> Path:
+    """Git-ignored folder under ``sample_data/`` (derived from licensed benchmark files)."""
+    out = (root or repo_root() / "sample_data") / f"s3rec-{key}"
+    if not is_prepared(out):
+        from engine.data.s3rec import prepare_s3rec
+
+        prepare_s3rec(txt, out)
+    return out
+
+
+def _scores(model, prep, device) -> dict:
+    return {p: next_item(model, prep, device, exclude_history=ex, ks=KS) for p, ex in PROTOCOLS.items()}
+
+
+def _summary(runs: list[dict]) -> dict:
+    """Mean and sample SD over seeds of every metric, per protocol."""
+    out = {}
+    for proto in PROTOCOLS:
+        keys = [k for k in runs[0][proto] if k.startswith(("HR@", "NDCG@"))]
+        out[proto] = {k: dict(zip(("mean", "sd"), mean_std([r[proto][k] for r in runs]), strict=True))
+                      for k in keys}
+    return out
+
+
+def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="cpu",
+                settings: dict | None = None, out: Path = QUALITY_JSON, resume: bool = True,
+                progress: bool = False, data_root: Path | None = None) -> dict:
+    result = json.loads(out.read_text()) if (resume and out.exists()) else {}
+    result.update({"schema": bc.SCHEMA, "kind": "quality", "machine": bc.machine_info(),
+                   "date": bc.now_iso(), "command": bc.command_line(), "ks": list(KS),
+                   "protocols": {"s3rec": "leave-last-out, full ranking, the user's history excluded",
+                                 "climber-pilot": "leave-last-out, full ranking over the whole corpus"}})
+    result.setdefault("benchmarks", {})
+    for name in benchmarks:
+        key, txt, goal = resolve(name)
+        from engine.data.io import load_dataset
+
+        ds = load_dataset(prepared_dir(key, txt, data_root))
+        prep = prepare(ds, 1, day_boundary=False)
+        cfg = {**SETTINGS, "batch_size": BATCH_BY_BENCHMARK.get(key, SETTINGS["batch_size"]),
+               **(settings or {})}
+        entry = result["benchmarks"].get(key, {})
+        if entry.get("settings") != cfg:
+            entry = {}  # other settings: earlier runs do not count
+        timestamps = ds.time_resolution > 0
+        entry.update({
+            "dataset": ds.name, "file": txt.name, "settings": cfg, "goal_hr10": goal,
+            "users": len(prep.splits), "items": prep.catalogue.n_items, "timestamps": timestamps,
+            "popularity": {p: popularity(prep, ex, KS) for p, ex in PROTOCOLS.items()},
+            "published": PUBLISHED.get(ds.name, []),
+        })
+        entry.setdefault("runs", {})
+        result["benchmarks"][key] = entry
+        for obj in models:
+            if obj == "tamip" and not timestamps:
+                entry["runs"].pop("tamip", None)
+                entry["tamip_is_mip"] = True
+                continue
+            runs = entry["runs"].setdefault(obj, [])
+            for seed in seeds:
+                if any(r["seed"] == seed for r in runs):
+                    continue
+                t0 = time.perf_counter()
+                tcfg = objective_config(obj, seed=seed, holdout=1, day_boundary=False, **cfg)
+                model, log = fit(prep, tcfg, torch.device(device), progress=progress)
+                run = {"seed": seed, **_scores(model, prep, device),
+                       "seconds": round(time.perf_counter() - t0, 1),
+                       "epochs": log["pretrain"]["epochs_run"],
+                       "best_val_HR@10": log["pretrain"]["best_val_HR@10"]}
+                runs.append(run)
+                runs.sort(key=lambda r: r["seed"])
+                print(f"{key} {obj} seed {seed}: HR@10 {run['s3rec']['HR@10']:.4f} (S3-Rec protocol), "
+                      f"{run['climber-pilot']['HR@10']:.4f} (Climber-Pilot protocol), "
+                      f"{run['epochs']} epochs, {run['seconds']} s", flush=True)
+                entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
+                bc.write_json(out, result)
+        entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
+        bc.write_json(out, result)
+    result["goals"] = goals(result)
+    bc.write_json(out, result)
+    return result
+
+
+def goals(result: dict) -> list[dict]:
+    """Best of our models per benchmark, S3-Rec protocol HR@10 over ≥ 3 seeds, against the goal."""
+    rows = []
+    for e in result.get("benchmarks", {}).values():
+        if e.get("goal_hr10") is None or not e.get("summary"):
+            continue
+        best = max(e["summary"], key=lambda m: e["summary"][m]["s3rec"]["HR@10"]["mean"])
+        hr = e["summary"][best]["s3rec"]["HR@10"]
+        n = len(e["runs"][best])
+        rows.append({"goal": f"{e['dataset']} HR@10 (S3-Rec protocol, mean of 3 seeds)",
+                     "target": f"≥ {e['goal_hr10']}", "model": best, "seeds": n,
+                     "measured": round(hr["mean"], 4), "sd": round(hr["sd"], 4),
+                     "met": (hr["mean"] >= e["goal_hr10"]) if n >= 3 else None,
+                     "note": "" if n >= 3 else f"only {n} seed(s) run: not judged"})
+    return rows
+
+
+def markdown(result: dict) -> list[str]:
+    """The BENCHMARKS.md section: ours (mean ± sd) next to the published rows, per protocol."""
+    from engine.report import md_table
+
+    lines = ["## Ranking quality against published tables", "",
+             f"`{result.get('command', 'python -m engine bench quality')}` — {result.get('date', '')}", ""]
+    for proto, text in result.get("protocols", {}).items():
+        lines.append(f"- **{proto}** protocol: {text}.")
+    for e in result.get("benchmarks", {}).values():
+        lines += ["", f"### {e['dataset']} ({e['users']:,} test users, {e['items']:,} items; "
+                      f"{'day timestamps' if e['timestamps'] else 'no timestamps: TAMIP = MIP'})", ""]
+        cols = [f"{m}@{k}" for k in KS for m in ("HR", "NDCG")]
+        for proto in PROTOCOLS:
+            rows = [["popularity", "ours", 1, *[e["popularity"][proto].get(c) for c in cols]]]
+            for model, s in e.get("summary", {}).items():
+                n = len(e["runs"][model])
+                label = model.upper() + (" (= TAMIP, no timestamps)" if model == "mip" and e.get("tamip_is_mip") else "")
+                rows.append([label, "ours", n, *[_pm(s[proto][c]) for c in cols]])
+            for name, p, vals in e.get("published", []):
+                if p == proto:
+                    rows.append([name, "published", "—", *[vals.get(c) for c in cols]])
+            lines += [f"**{proto} protocol**", "", md_table(["model", "source", "seeds", *cols], rows), ""]
+        secs = [r["seconds"] for runs in e["runs"].values() for r in runs]
+        if secs:
+            lines.append(f"Training time per run: {min(secs):.0f}–{max(secs):.0f} s; settings `{e['settings']}`.")
+    if result.get("goals"):
+        lines += ["", md_table(["goal", "target", "best model", "seeds", "measured", "sd", "met", "note"],
+                               [[g["goal"], g["target"], g["model"], g["seeds"], g["measured"], g["sd"],
+                                 {True: "met", False: "missed", None: "not judged"}[g["met"]], g["note"]]
+                                for g in result["goals"]])]
+    return lines
+
+
+def _pm(v: dict) -> str:
+    return f"{v['mean']:.4f} ± {v['sd']:.4f}" if v["sd"] else f"{v['mean']:.4f}"
+
+
+def print_quality(result: dict) -> None:
+    print("\n".join(markdown(result)))

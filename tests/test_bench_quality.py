@@ -1,0 +1,95 @@
+"""``bench quality`` on a small file in the S3-Rec format: both protocols, resume, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import bench_quality as bq
+
+FAST = {"max_epochs": 1, "patience": 1, "batch_size": 64}
+
+
+def _write_benchmark(folder: Path, name: str = "Beauty", users: int = 60, items: int = 40) -> Path:
+    """Users walk through items in order (no repeats), so history never holds the target."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for u in range(1, users + 1):
+        n = int(rng.integers(5, 12))
+        start = int(rng.integers(1, items - n))
+        lines.append(" ".join(map(str, [u, *range(start, start + n)])))
+    folder.mkdir(parents=True, exist_ok=True)
+    txt = folder / f"{name}.txt"
+    txt.write_text("\n".join(lines) + "\n")
+    attrs = {str(i): [1 + i % 3, 10 + i % 5] for i in range(1, items + 1)}
+    (folder / f"{name}_item2attributes.json").write_text(json.dumps(attrs))
+    return txt
+
+
+@pytest.fixture(scope="module")
+def quality(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    txt = _write_benchmark(root / "raw")
+    out = root / "quality.json"
+    res = bq.run_quality([str(txt)], ("nip", "mip", "tamip"), (0, 1), settings=FAST, out=out,
+                         data_root=root / "prepared")
+    return res, out, txt, root
+
+
+def test_every_model_and_seed_scored_under_both_protocols(quality):
+    res, out, _, _ = quality
+    e = res["benchmarks"]["beauty"]
+    assert e["users"] == 60 and not e["timestamps"]
+    assert set(e["runs"]) == {"nip", "mip"} and e["tamip_is_mip"]  # order-only data: TAMIP = MIP
+    for runs in e["runs"].values():
+        assert [r["seed"] for r in runs] == [0, 1]
+        for r in runs:
+            for k in bq.KS:
+                # Targets are never in the history here, so excluding it can only help.
+                assert r["s3rec"][f"HR@{k}"] >= r["climber-pilot"][f"HR@{k}"]
+                assert 0 <= r["s3rec"][f"NDCG@{k}"] <= r["s3rec"][f"HR@{k}"] <= 1
+    s = e["summary"]["nip"]["s3rec"]["HR@10"]
+    assert s["mean"] == pytest.approx(np.mean([r["s3rec"]["HR@10"] for r in e["runs"]["nip"]]))
+    assert json.loads(out.read_text())["benchmarks"]["beauty"]["runs"] == e["runs"]
+
+
+def test_resume_skips_finished_runs_and_adds_new_seeds(quality, monkeypatch):
+    res, out, txt, root = quality
+    calls = []
+    real_fit = bq.fit
+    monkeypatch.setattr(bq, "fit", lambda *a, **kw: calls.append(a[1].seed) or real_fit(*a, **kw))
+    again = bq.run_quality([str(txt)], ("nip",), (0, 1, 2), settings=FAST, out=out,
+                           data_root=root / "prepared")
+    assert calls == [2]
+    assert [r["seed"] for r in again["benchmarks"]["beauty"]["runs"]["nip"]] == [0, 1, 2]
+    goal_free = bq.goals(again)  # a user's own file has no goal
+    assert goal_free == []
+
+
+def test_report_puts_ours_next_to_the_published_rows_per_protocol(quality):
+    lines = "\n".join(bq.markdown(quality[0]))
+    assert "**s3rec protocol**" in lines and "**climber-pilot protocol**" in lines
+    assert "S3-Rec | published" in lines  # the Beauty file's published rows, on its protocol
+    assert "Climber-Pilot | published" in lines
+    assert "MIP (= TAMIP, no timestamps)" in lines
+
+
+def test_goal_needs_three_seeds():
+    e = {"dataset": "Beauty", "goal_hr10": 0.085, "runs": {"nip": [{}, {}]},
+         "summary": {"nip": {"s3rec": {"HR@10": {"mean": 0.09, "sd": 0.001}}}}}
+    (g,) = bq.goals({"benchmarks": {"beauty": e}})
+    assert g["met"] is None and "2 seed" in g["note"]
+    e["runs"]["nip"].append({})
+    (g,) = bq.goals({"benchmarks": {"beauty": e}})
+    assert g["met"] is True
+
+
+def test_unknown_benchmark_names_the_choices(tmp_path):
+    from engine.errors import DataError
+
+    with pytest.raises(DataError, match="no such file") as err:
+        bq.resolve(str(tmp_path / "nope.txt"))
+    assert "lastfm" in err.value.hint
