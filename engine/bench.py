@@ -71,7 +71,7 @@ def register(sub) -> None:
     qu.add_argument("--fresh", action="store_true", help="ignore runs already in the JSON (default: resume)")
     qu.add_argument("--threads", type=int, default=2)
     qu.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    qu.add_argument("--json", type=Path, default=bc.RESULTS_DIR / "bench_quality.json")
+    qu.add_argument("--json", type=Path, default=bc.QUALITY_JSON)
     qu.set_defaults(func=_quality)
 
     rep = bsub.add_parser("report", help="generate BENCHMARKS.md from results/*.json and assets/metrics.json")

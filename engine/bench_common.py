@@ -26,6 +26,8 @@ from engine.data.paths import repo_root
 RESULTS_DIR = repo_root() / "results"
 LATENCY_JSON = RESULTS_DIR / "bench_latency.json"
 TRAIN_JSON = RESULTS_DIR / "bench_train.json"
+QUALITY_JSON = RESULTS_DIR / "bench_quality.json"
+CONDITIONING_JSON = RESULTS_DIR / "conditioning.json"
 SCHEMA = 1
 
 
@@ -205,9 +207,12 @@ def _fmt(v) -> str:
 
 
 def write_json(path: Path | str, payload: dict) -> Path:
+    """Atomic: a temporary file renamed over the target, so a killed bench leaves no half file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
     return path
 
 

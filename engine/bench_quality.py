@@ -29,7 +29,7 @@ from engine.evaluate import next_item, popularity
 from engine.metrics import mean_std
 from engine.train import fit, objective_config, prepare
 
-QUALITY_JSON = bc.RESULTS_DIR / "bench_quality.json"
+QUALITY_JSON = bc.QUALITY_JSON
 KS = (5, 10, 20, 50)
 PROTOCOLS = {"s3rec": True, "climber-pilot": False}  # protocol → exclude history
 MODELS = ("nip", "mip", "tamip")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine import bench_common as bc
 from engine.config import CONDITIONING, as_dict
 from engine.data.io import load_dataset
 from engine.data.paths import default_dataset_dir, find_shared, is_prepared, repo_root
@@ -145,6 +146,38 @@ def conditioning_table(variants=CONDITIONING, device="cpu", pretrained: Path | N
     return out
 
 
+def conditioning_markdown(res: dict) -> list[str]:
+    """The BENCHMARKS.md section for Table 4: every variant next to filtering and the paper."""
+    from engine.report import md_table
+
+    ks = (10, 20, 50)
+    cols = [f"{m}@{k}" for m in ("HR", "CC") for k in ks]
+    lines = ["## Instruction following against other conditioning methods (Table 4)", "",
+             f"`{res.get('command', 'python -m engine experiment conditioning')}` — every variant "
+             f"fine-tuned from `assets/{res['pretrained']}` with the shipped SFT recipe "
+             f"({res['sft']['sft_epochs']} epochs); {res['dataset']}, instruction = attribute(s) of the "
+             "true next item; post-hoc and pre-filter use the pre-trained model's unconditioned query.", ""]
+    for scenario, base in res["baselines"].items():
+        rows = [[label, None, *[base[m].get(c) for c in cols]]
+                for m, label in (("posthoc_x1", "post-hoc filter ×1"), ("posthoc_x5", "post-hoc filter ×5"),
+                                 ("prefilter", "pre-filter (ANN)"))]
+        for v, row in res["variants"].items():
+            paper = res["paper_table4"].get(v)
+            rows.append([res["labels"][v], f"{paper[0]:.2%} / {paper[1]:.2%}" if paper else None,
+                         *[row[scenario]["soft"].get(c) for c in cols]])
+        lines += [f"**{scenario}** ({base['users']} users)", "",
+                  md_table(["method", "paper HR@50 / CC@10", *cols], rows), ""]
+    g = {v: r["genre"]["soft"] for v, r in res["variants"].items()}
+    if g:
+        ours = sorted(g, key=lambda v: -g[v]["HR@50"])
+        paper = sorted(res["paper_table4"], key=lambda v: -res["paper_table4"][v][0])
+        lines.append(f"Ranking by HR@50 (genre) here: {' > '.join(ours)}; in the paper: {' > '.join(paper)}.")
+    if "cgsa_reproduces_shipped_model" in res:
+        lines.append(f"The CGSA row reproduces the shipped main model: "
+                     f"{'yes' if res['cgsa_reproduces_shipped_model'] else 'no'}.")
+    return lines
+
+
 def register(sub) -> None:
     p = sub.add_parser("experiment", help="reproducible experiments: Δτ sweep, S3-Rec seeds, conditioning (Table 4)")
     p.add_argument("name", choices=("delta-tau", "s3rec", "conditioning"))
@@ -166,6 +199,7 @@ def _cli(args) -> int:
         settings = {**S3REC_SETTINGS, **(args.settings or {})}
         res = s3rec_seeds(tuple(args.objectives.split(",")), tuple(int(s) for s in args.seeds.split(",")),
                           settings=settings, overrides=args.model)
+    res.update({"command": bc.command_line(), "date": bc.now_iso(), "machine": bc.machine_info()})
     out = args.out or RESULTS / f"{args.name.replace('-', '_')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
