@@ -93,3 +93,22 @@ def test_unknown_benchmark_names_the_choices(tmp_path):
     with pytest.raises(DataError, match="no such file") as err:
         bq.resolve(str(tmp_path / "nope.txt"))
     assert "lastfm" in err.value.hint
+
+
+def test_conditioning_section_ranks_ours_against_the_paper():
+    from engine.experiments import CONDITIONING_LABELS, PAPER_TABLE4, conditioning_markdown
+
+    def m(hr50, cc10):
+        return {"HR@10": hr50 / 2, "HR@20": hr50 * 0.8, "HR@50": hr50, "CC@10": cc10, "CC@20": cc10, "CC@50": cc10}
+
+    res = {"pretrained": "tamip.pt", "dataset": "lastfm", "sft": {"sft_epochs": 5},
+           "paper_table4": PAPER_TABLE4, "labels": CONDITIONING_LABELS,
+           "baselines": {"genre": {"users": 3, "posthoc_x1": m(0.2, 0.3), "posthoc_x5": m(0.4, 0.5),
+                                   "prefilter": m(0.5, 1.0)}},
+           "variants": {"cgsa": {"genre": {"soft": m(0.6, 0.98)}},
+                        "pinrec": {"genre": {"soft": m(0.62, 0.9)}}},
+           "cgsa_reproduces_shipped_model": True}
+    text = "\n".join(conditioning_markdown(res))
+    assert "18.53% / 81.75%" in text and "PinRec-style head" in text
+    assert "here: pinrec > cgsa; in the paper: cgsa > adaln > pinrec > token" in text
+    assert "reproduces the shipped main model: yes" in text
