@@ -2,15 +2,15 @@
 
 A request is what the serving path does for one user: encode the history (item ids →
 indices → left-padded tensors) and the P instructions, run the backbone once and branch 1
-once with P rows (:func:`engine.inference.queries`), then one FAISS search per
-instruction (:func:`engine.retrieval.run_method`). Post-hoc filtering runs branch 1
-unconditioned (one row) and over-fetches K×f per instruction; CGSA searches the
-conditioned queries plainly, CGSA+hard through an ``IDSelectorBatch``.
+once with P rows (:func:`engine.inference.queries`), then one FAISS call for all P
+instructions (:func:`engine.retrieval.run_methods`). Post-hoc filtering runs branch 1
+unconditioned (one row), over-fetches K×f once and filters per instruction; CGSA searches
+the P conditioned queries plainly, CGSA+hard with one allowed-id list per instruction.
 
 Each configuration is reported as p50/p99 next to two floors measured in the same run:
 the request's FLOPs over the measured matmul rate, and a bare FAISS search of one query.
 Eligible-item masks per instruction are computed once per catalogue (a server caches
-them); the FAISS selector is still built per search, inside ``run_method``, as in serving.
+them); the allowed-id lists are still built per request, inside ``run_methods``, as in serving.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from engine.inference import queries
 from engine.instructions import Instruction
 from engine.model import ClimberPilot
 from engine.recommender import History, Recommender
-from engine.retrieval import ItemIndex, run_method
+from engine.retrieval import ItemIndex, run_method, run_methods
 from engine.sequences import pad_left, to_ticks, user_sequences
 
 GOAL_P50_MS = 5.0
@@ -128,14 +128,11 @@ def _request(rec, model, index, h, method, instrs, allowed, k, overfetch, device
     u, *_ = queries(model, seq, ts, enc)
     u = u[0].cpu().numpy()
     t2 = time.perf_counter_ns()
-    returned = []
     if method == "unconditioned":
-        _, top = run_method(index, method, u[0], None, None, k)
-        returned.append(len(top))
+        returned = [len(run_method(index, method, u[0], None, None, k)[1])]
     else:
-        for p in range(len(instrs)):
-            _, top = run_method(index, method, u[0], u[p] if cond else None, allowed[p], k, overfetch)
-            returned.append(len(top))
+        lists = run_methods(index, method, u[0], u if cond else None, allowed, k, overfetch)
+        returned = [len(top) for _, top in lists]
     t3 = time.perf_counter_ns()
     return (t1 - t0, t2 - t1, t3 - t2), returned
 
@@ -276,9 +273,9 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
         "bare_search": bare,
         "rows": rows + api,
         "notes": [
-            "request = encode history + instructions → backbone → branch 1 (P rows) → P FAISS searches",
-            "post-hoc: branch 1 unconditioned (1 row), one K×f search and filter per instruction",
-            "eligible-item masks per instruction are cached per catalogue; FAISS selectors are built per search",
+            "request = encode history + instructions → backbone → branch 1 (P rows) → one FAISS call (P rows)",
+            "post-hoc: branch 1 unconditioned (1 row), one K×f search, filtered per instruction",
+            "eligible-item masks per instruction are cached per catalogue; allowed-id lists are built per request",
             "compute floor = analytic matmul FLOPs ÷ measured matmul rate (model on its device, search on CPU)",
             "random catalogues: Gaussian float32 vectors of the model's d, attributes drawn from the real items",
             "garbage collection disabled while timing",
@@ -291,8 +288,7 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
 def _floors(p50, cfg, method, p, tokens, allowed, index, rates, dev, bare_ms) -> dict:
     """Compute floor (FLOPs the request performs ÷ matmul rate) and the bare-search ratio."""
     cond = method.startswith("cgsa")
-    n_search = 1 if method == "unconditioned" else p
-    scanned = int(allowed.sum()) if method == "cgsa_hard" else n_search * index.n
+    scanned = int(allowed.sum()) if method == "cgsa_hard" else (p if method == "cgsa" else 1) * index.n
     mf = bc.model_flops(cfg, p if cond else 1, tokens if cond else 1)
     sf = bc.search_flops(scanned, index.d)
     floor = (mf / rates[dev.type]["gflops"] + sf / rates["cpu"]["gflops"]) / 1e6

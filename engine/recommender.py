@@ -26,7 +26,7 @@ from engine.device import describe, resolve_device
 from engine.errors import HistoryError, InstructionError
 from engine.inference import queries
 from engine.instructions import Instruction, satisfies
-from engine.retrieval import METHODS, ItemIndex, run_method
+from engine.retrieval import METHODS, ItemIndex, run_method, run_methods
 from engine.sequences import (
     Catalogue,
     UserSeq,
@@ -298,15 +298,16 @@ class Recommender:
         with torch.no_grad():
             u_plain, bb, _, _ = queries(self.model, seq, ts)
             u_cond, *_ = queries(self.model, seq, ts, encode(self.model, [i for i, _ in instrs]), bb=bb)
+        # one FAISS call for the whole request: row 0 unconditioned, rows 1..P the instructions
+        rows = torch.cat([u_plain[0], u_cond[0]]).cpu().numpy()
+        (plain_scores, plain_top), *found = run_methods(self.index, "cgsa", rows[0], rows, None, k)
         ms = (time.perf_counter() - t0) * 1000
-        plain_scores, plain_top = run_method(self.index, "unconditioned", u_plain[0, 0].cpu().numpy(), None, None, k)
         everything = np.ones(self.catalogue.n_items, dtype=bool)
         unconditioned = self._result("unconditioned", plain_scores, plain_top, everything, history, k, ms, None, 1)
         plain_set = set(unconditioned.items[ITEM_ID])
         lists = {}
-        for p, (ins, _) in enumerate(instrs):
+        for (ins, _), (s, i) in zip(instrs, found, strict=True):
             allowed = self.eligible(ins, history)
-            s, i = run_method(self.index, "cgsa", None, u_cond[0, p].cpu().numpy(), allowed, k)
             lists[ins.describe()] = self._result("cgsa", s, i, allowed, history, k, ms, plain_set, 1)
         merged_rows, seen = [], set()
         for r in range(k):

@@ -57,6 +57,36 @@ def test_model_flops_match_torch_counter(tiny_recommender):
         assert fc.get_total_flops() == bc.model_flops(cfg, rows, tokens)
 
 
+def test_request_searches_p_instructions_in_one_faiss_call(tiny_recommender, monkeypatch):
+    """The bench times the serving path: P instructions → one FAISS call, lists as run_method's."""
+    import numpy as np
+
+    from engine import bench_latency as bl
+    from engine.retrieval import ItemIndex, run_method
+
+    rec = tiny_recommender
+    p = 3
+    instrs = instruction_set(rec, p)
+    allowed = bl.allowed_masks(rec.model, rec.catalogue.item_attrs[1:], instrs)
+    h = history_pool(rec, TINY_MODEL["max_len"], 1, 0)[0][0]
+    calls, scan = [], ItemIndex._scan
+
+    def counting_scan(self, q, *args, **kwargs):
+        calls.append(len(q))  # query rows in this FAISS call
+        return scan(self, q, *args, **kwargs)
+
+    monkeypatch.setattr(ItemIndex, "_scan", counting_scan)  # the toy catalogue is a small scan
+    for method, rows in (("posthoc", 1), ("cgsa", p), ("cgsa_hard", p)):
+        calls.clear()
+        _, returned = bl._request(rec, rec.model, rec.index, h, method, instrs, allowed, 5, 2, "cpu")
+        assert len(returned) == p and calls == [rows], (method, calls)
+    seq, ts = bl.encode_history(rec, h, rec.model.cfg.max_len, "cpu")
+    u = queries(rec.model, seq, ts, encode(rec.model, instrs))[0][0].numpy()
+    lists = bl.run_methods(rec.index, "cgsa_hard", u[0], u, allowed, 5)
+    for r in range(p):
+        assert np.array_equal(lists[r][1], run_method(rec.index, "cgsa_hard", u[0], u[r], allowed[r], 5)[1])
+
+
 def test_latency_json_shape_and_invariants(latency, tmp_path):
     for key in ("kind", "schema", "date", "command", "machine", "settings", "model", "gpu",
                 "histories", "instructions", "matmul", "bare_search", "rows", "goals", "notes"):

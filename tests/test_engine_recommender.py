@@ -297,6 +297,22 @@ def test_personalised_merged_cc_is_measured(rec):
         assert res.merged.cc == pytest.approx(merged["complies"].sum() / 10), uid
 
 
+def test_personalised_lists_match_single_instruction_requests(rec):
+    """Auto mode batches its P instructions (one branch pass, one FAISS call); each list is
+    what a one-instruction CGSA request returns, and the unconditioned list likewise."""
+    for uid in range(4):
+        h = rec.user_history(uid)
+        res = rec.personalised(h, k=8, top_p=3)
+        pairs = [(res.unconditioned, rec.recommend(h, Instruction(), 8, "unconditioned"))]
+        pairs += [(res.lists[ins.describe()], rec.recommend(h, ins, 8, "cgsa")) for ins, _ in res.instructions]
+        for got, one in pairs:
+            a, b = got.items, one.items
+            assert len(a) == len(b) == 8
+            np.testing.assert_allclose(a["score"], b["score"], rtol=1e-5, atol=1e-5)
+            differ = a[ITEM_ID].to_numpy() != b[ITEM_ID].to_numpy()
+            assert (np.abs(a["score"] - b["score"])[differ] < 1e-5).all()  # same items, ties aside
+
+
 # ------------------------------------------------------------------ random use
 
 

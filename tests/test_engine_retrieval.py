@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InstructionError
-from engine.retrieval import METHODS, ItemIndex, run_method
+from engine.retrieval import METHODS, ItemIndex, run_method, run_methods
 
 N, D = 60, 8
 
@@ -142,3 +142,102 @@ def test_unknown_method_raises(setup):
     with pytest.raises(InstructionError, match="unknown method"):
         run_method(index, "beam", u_plain, None, None, 5)
     assert set(METHODS) == {"unconditioned", "posthoc", "prefilter", "cgsa", "cgsa_hard"}
+
+
+# ------------------------------------------------------------------ batched (P instructions)
+
+
+def _masks(rng, p, n, k):
+    """Random per-row masks: dense, sparse, fewer than ``k`` allowed, and none allowed."""
+    density = rng.choice([0.0, 0.02, 0.2, 0.9, 1.0], size=(p, 1))
+    allowed = rng.random((p, n)) < density
+    short = rng.integers(0, p)
+    allowed[short] = False
+    allowed[short, rng.choice(n, size=min(n, max(1, k // 2)), replace=False)] = True
+    allowed[rng.integers(0, p)] = False
+    return allowed
+
+
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 20), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_search_rows_equals_per_row_search(seed, k, p, ties):
+    """One call for P different filters returns exactly what P single-row searches return."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((N, D)).astype(np.float32)
+    q = rng.standard_normal((p, D)).astype(np.float32)
+    if ties:  # many equal scores: the tie order must match too
+        vectors, q = np.round(vectors), np.round(q)
+        vectors[rng.integers(0, N, N // 2)] = vectors[0]
+    index = ItemIndex(vectors)
+    allowed = _masks(rng, p, N, k)
+    got = index.search_rows(q, k, allowed)
+    assert len(got) == p
+    for r, (s, i) in enumerate(got):
+        es, ei = index.search(q[r], k, allowed[r])
+        assert np.array_equal(s, es[0]) and np.array_equal(i, ei[0])
+        assert i.dtype == np.int64 and len(i) == min(k, int(allowed[r].sum()))
+        assert allowed[r, i - 1].all()
+        if not ties:
+            _assert_same_ranking(s, i, *_oracle(vectors, q[r], k, allowed[r]))
+
+
+def test_search_rows_in_several_calls_and_shape_check():
+    rng = np.random.default_rng(3)
+    vectors = _vectors(3)
+    index = ItemIndex(vectors)
+    q = rng.standard_normal((7, D)).astype(np.float32)
+    allowed = _masks(rng, 7, N, 10)
+    whole = index.search_rows(q, 10, allowed)
+    index.ID_BUDGET = 2 * N  # two rows per FAISS call
+    for (s, i), (s2, i2) in zip(whole, index.search_rows(q, 10, allowed), strict=True):
+        assert np.array_equal(s, s2) and np.array_equal(i, i2)
+    with pytest.raises(ValueError, match="allowed"):
+        index.search_rows(q, 10, allowed[:3])
+
+
+@pytest.mark.parametrize("plain_threads", [False, True])
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 30), p=st.integers(1, 16), f=st.integers(1, 4))
+@settings(max_examples=25, deadline=None)
+def test_run_methods_equals_run_method_per_instruction(plain_threads, seed, k, p, f):
+    """The batched request path returns what one run_method per instruction returns.
+
+    Small plain scans share the filtered kernel (bit-identical); ``plain_threads`` sends
+    them to FAISS's threaded scan, whose rounding may reorder near-ties only.
+    """
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((N, D)).astype(np.float32)
+    index = ItemIndex(vectors)
+    if plain_threads:
+        index.SMALL_SCAN = 0
+    u_plain = rng.standard_normal(D).astype(np.float32)
+    u_cond = rng.standard_normal((p, D)).astype(np.float32)
+    allowed = _masks(rng, p, N, k)
+    for method in METHODS:
+        got = run_methods(index, method, u_plain, u_cond, allowed, k, f)
+        assert len(got) == p
+        for r, (s, i) in enumerate(got):
+            es, ei = run_method(index, method, u_plain, u_cond[r], allowed[r], k, f)
+            if plain_threads and method in ("unconditioned", "posthoc", "cgsa"):
+                _assert_same_ranking(s, i, es, ei)
+            else:
+                assert np.array_equal(s, es) and np.array_equal(i, ei), method
+            if method in ("posthoc", "prefilter", "cgsa_hard"):
+                assert allowed[r, i - 1].all()
+
+
+def test_run_methods_without_masks():
+    index = ItemIndex(_vectors(4))
+    u_plain = np.random.default_rng(4).standard_normal(D).astype(np.float32)
+    u_cond = np.stack([u_plain, -u_plain])
+    plain = run_method(index, "unconditioned", u_plain, None, None, 5)
+    for method in METHODS:
+        lists = run_methods(index, method, u_plain, u_cond, None, 5)
+        assert len(lists) == 2
+        if method.startswith("cgsa"):
+            assert np.array_equal(lists[1][1], run_method(index, "cgsa", u_plain, -u_plain, None, 5)[1])
+        else:
+            assert all(np.array_equal(i, plain[1]) for _, i in lists)
+    masks = np.zeros((3, N), dtype=bool)
+    assert [len(i) for _, i in run_methods(index, "cgsa_hard", u_plain, None, masks, 5)] == [0, 0, 0]
+    with pytest.raises(ValueError, match="masks"):
+        run_methods(index, "cgsa_hard", u_plain, u_cond, masks, 5)
