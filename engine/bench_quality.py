@@ -210,7 +210,7 @@ def markdown(result: dict) -> list[str]:
             for model, s in e.get("summary", {}).items():
                 n = len(e["runs"][model])
                 label = model.upper() + (" (= TAMIP, no timestamps)" if model == "mip" and e.get("tamip_is_mip") else "")
-                rows.append([label, "ours", n, *[_pm(s[proto][c]) for c in cols]])
+                rows.append([label, "ours", n, *[_pm(s[proto][c], n) for c in cols]])
             for name, p, vals in e.get("published", []):
                 if p == proto:
                     rows.append([name, "published", "—", *[vals.get(c) for c in cols]])
@@ -218,7 +218,12 @@ def markdown(result: dict) -> list[str]:
         secs = [r["seconds"] for runs in e["runs"].values() for r in runs]
         if secs:
             lines.append(f"Training time per run: {min(secs):.0f}–{max(secs):.0f} s; settings `{e['settings']}`.")
-    if result.get("goals"):
+    missing = [name for name in BENCHMARKS if name not in result.get("benchmarks", {})]
+    if missing:
+        lines += ["", "Not run yet: " + ", ".join(f"`python -m engine bench quality {m}`" for m in missing)
+                  + "."]
+    result = {**result, "goals": goals(result)}
+    if result["goals"]:
         lines += ["", md_table(["goal", "target", "best model", "seeds", "measured", "sd", "met", "note"],
                                [[g["goal"], g["target"], g["model"], g["seeds"], g["measured"], g["sd"],
                                  {True: "met", False: "missed", None: "not judged"}[g["met"]], g["note"]]
@@ -226,8 +231,8 @@ def markdown(result: dict) -> list[str]:
     return lines
 
 
-def _pm(v: dict) -> str:
-    return f"{v['mean']:.4f} ± {v['sd']:.4f}" if v["sd"] else f"{v['mean']:.4f}"
+def _pm(v: dict, seeds: int) -> str:
+    return f"{v['mean']:.4f} ± {v['sd']:.4f}" if seeds > 1 else f"{v['mean']:.4f}"
 
 
 def print_quality(result: dict) -> None:
