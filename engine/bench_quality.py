@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from engine import bench_common as bc
+from engine.data.io import load_dataset
 from engine.data.paths import find_shared, is_prepared, repo_root
 from engine.errors import DataError
 from engine.evaluate import next_item, popularity
@@ -128,8 +129,6 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
     result.setdefault("benchmarks", {})
     for name in benchmarks:
         key, txt, goal = resolve(name)
-        from engine.data.io import load_dataset
-
         ds = load_dataset(prepared_dir(key, txt, data_root))
         prep = prepare(ds, 1, day_boundary=False)
         cfg = {**SETTINGS, "batch_size": BATCH_BY_BENCHMARK.get(key, SETTINGS["batch_size"]),
@@ -167,13 +166,16 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
                 print(f"{key} {obj} seed {seed}: HR@10 {run['s3rec']['HR@10']:.4f} (S3-Rec protocol), "
                       f"{run['climber-pilot']['HR@10']:.4f} (Climber-Pilot protocol), "
                       f"{run['epochs']} epochs, {run['seconds']} s", flush=True)
-                entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
-                bc.write_json(out, result)
-        entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
-        bc.write_json(out, result)
+                _save(out, result, entry)
+        _save(out, result, entry)
+    return result
+
+
+def _save(out: Path, result: dict, entry: dict) -> None:
+    """Summaries and goals follow the runs; written after every run so a kill loses one run."""
+    entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
     result["goals"] = goals(result)
     bc.write_json(out, result)
-    return result
 
 
 def goals(result: dict) -> list[dict]:

@@ -2,13 +2,12 @@
 
 - ``delta-tau``: the TAMIP Δτ sweep on Last.fm (method §3; the paper swept 0–30 min on
   industrial data, Last.fm dates have day resolution and mostly fall on the 1st of a month).
-- ``s3rec``: NIP/MIP/TAMIP on the S3-Rec LastFM benchmark under the S3-Rec protocol
-  (leave-last-out, history excluded from the ranking), mean and spread over seeds.
 - ``conditioning``: the paper's Table 4 on Last.fm — CGSA against a condition token without
   the sparse mask (LUM-style), AdaLN-Zero and a PinRec-style head, each fine-tuned from the
   same shipped pre-trained TAMIP checkpoint with the shipped SFT recipe.
 
-Each writes JSON under ``results/`` with the settings it ran.
+Each writes JSON under ``results/`` with the settings it ran. Seeds on the S3-Rec benchmark
+files are ``python -m engine bench quality`` (:mod:`engine.bench_quality`).
 """
 
 from __future__ import annotations
@@ -18,19 +17,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from engine import bench_common as bc
 from engine.config import CONDITIONING, as_dict
 from engine.data.io import load_dataset
-from engine.data.paths import default_dataset_dir, find_shared, is_prepared, repo_root
-from engine.errors import DataError
-from engine.evaluate import myopia, next_item, popularity
-from engine.metrics import mean_std
+from engine.data.paths import default_dataset_dir
+from engine.evaluate import myopia, next_item
 from engine.train import fit, objective_config, prepare
-
-RESULTS = repo_root() / "results"
 
 
 def delta_tau_sweep(deltas=(0, 31, 92, 183), device="cpu", settings: dict | None = None) -> dict:
@@ -53,45 +47,6 @@ def delta_tau_sweep(deltas=(0, 31, 92, 183), device="cpu", settings: dict | None
     return out
 
 
-S3REC_SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
-
-
-def s3rec_seeds(objectives=("nip", "mip", "tamip"), seeds=(0, 1, 2), device="cpu",
-                data: Path | None = None, settings: dict | None = None, overrides: dict | None = None) -> dict:
-    settings = settings or dict(S3REC_SETTINGS)
-    overrides = overrides or {}
-    data = data or default_dataset_dir("s3rec-lastfm")
-    if not is_prepared(data):
-        from engine.data.s3rec import prepare_s3rec
-
-        txt = find_shared("s3rec-lastfm/LastFM.txt")
-        if txt is None:
-            raise DataError("the S3-Rec LastFM files are not reachable", "put them in ../shared/data/s3rec-lastfm")
-        prepare_s3rec(txt, data)
-    ds = load_dataset(data)
-    prep = prepare(ds, 1, day_boundary=False)
-    out = {"dataset": ds.name, "protocol": "S3-Rec: leave-last-out, history excluded, full ranking",
-           "settings": settings, "model": overrides, "popularity": popularity(prep, exclude_history=True),
-           "models": {}}
-    for obj in objectives:
-        runs = []
-        for seed in seeds:
-            t0 = time.perf_counter()
-            model, log = fit(prep, objective_config(obj, seed=seed, holdout=1, day_boundary=False, **settings),
-                             torch.device(device), progress=False, **overrides)
-            r = next_item(model, prep, device, exclude_history=True)
-            runs.append({"seed": seed, **r, "seconds": round(time.perf_counter() - t0, 1),
-                         "epochs": log["pretrain"]["epochs_run"]})
-            print(f"{obj} seed {seed}: HR@10 {r['HR@10']:.4f} NDCG@10 {r['NDCG@10']:.4f}", flush=True)
-        hr = [r["HR@10"] for r in runs]
-        m, sd = mean_std(hr)
-        out["models"][obj] = {"runs": runs, "HR@10_mean": m, "HR@10_sd": sd,
-                              **{f"{k}_mean": float(np.mean([r[k] for r in runs])) for k in runs[0]
-                                 if k.startswith(("HR@", "NDCG@"))}}
-        print(f"{obj}: HR@10 {m:.4f} ± {sd:.4f}", flush=True)
-    return out
-
-
 # The paper's Table 4 (industrial data): HR@50 and CC@10 of each way to condition.
 PAPER_TABLE4 = {"cgsa": (0.1853, 0.8175), "adaln": (0.1584, 0.8096), "pinrec": (0.1382, 0.8557),
                 "token": (0.1145, 0.7784)}
@@ -108,7 +63,6 @@ def conditioning_table(variants=CONDITIONING, device="cpu", pretrained: Path | N
     """
     from engine import checkpoint
     from engine.evaluate import instruction_following
-    from engine.model import ClimberPilot
     from engine.ship import METRICS_JSON, SHIP_SFT_EPOCHS, VARIANTS
 
     pretrained = pretrained or VARIANTS["tamip"]
@@ -126,11 +80,9 @@ def conditioning_table(variants=CONDITIONING, device="cpu", pretrained: Path | N
             "users": res["users"], **{m: res["methods"][m] for m in ("unconditioned", "posthoc_x1",
                                                                        "posthoc_x5", "prefilter")}}
     for variant in variants:
-        model = ClimberPilot(replace(base.cfg, conditioning=variant), ck.state_dict["items.item_attrs"])
-        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
-        assert not unexpected and all(k.startswith("cond_") for k in missing), (missing, unexpected)
         t0 = time.perf_counter()
-        model, log = fit(prep, tcfg, torch.device(device), progress=False, init_from=model.to(device))
+        model, log = fit(prep, tcfg, torch.device(device), progress=False,
+                         init_from=base.with_conditioning(variant))
         row = {"seconds": round(time.perf_counter() - t0, 1), "sft_epochs": log["sft"]["epochs_run"]}
         for attrs in SCENARIOS:
             res = instruction_following(model, prep, device, attrs)
@@ -179,29 +131,15 @@ def conditioning_markdown(res: dict) -> list[str]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("experiment", help="reproducible experiments: Δτ sweep, S3-Rec seeds, conditioning (Table 4)")
-    p.add_argument("name", choices=("delta-tau", "s3rec", "conditioning"))
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--objectives", default="nip,mip,tamip")
+    p = sub.add_parser("experiment", help="reproducible experiments: Δτ sweep, conditioning (Table 4)")
+    p.add_argument("name", choices=("delta-tau", "conditioning"))
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--settings", type=json.loads, default=None, help="TrainConfig overrides as JSON")
-    p.add_argument("--model", type=json.loads, default=None, help="ModelConfig overrides as JSON")
     p.set_defaults(func=_cli)
 
 
 def _cli(args) -> int:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    if args.name == "delta-tau":
-        res = delta_tau_sweep()
-    elif args.name == "conditioning":
-        res = conditioning_table()
-    else:
-        settings = {**S3REC_SETTINGS, **(args.settings or {})}
-        res = s3rec_seeds(tuple(args.objectives.split(",")), tuple(int(s) for s in args.seeds.split(",")),
-                          settings=settings, overrides=args.model)
+    res = delta_tau_sweep() if args.name == "delta-tau" else conditioning_table()
     res.update({"command": bc.command_line(), "date": bc.now_iso(), "machine": bc.machine_info()})
-    out = args.out or RESULTS / f"{args.name.replace('-', '_')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
-    print(f"wrote {out}")
+    out = args.out or bc.RESULTS_DIR / f"{args.name.replace('-', '_')}.json"
+    print(f"wrote {bc.write_json(out, res)}")
     return 0

@@ -182,6 +182,20 @@ class ClimberPilot(nn.Module):
             nn.init.zeros_(self.cond_head[2].weight)
             nn.init.zeros_(self.cond_head[2].bias)
 
+    def with_conditioning(self, conditioning: str) -> ClimberPilot:
+        """A copy conditioned another way (Table 4), sharing every pre-trained weight.
+
+        Only the new ``cond_*`` modules start fresh (zero-initialised: the copy's
+        unconditioned query is this model's).
+        """
+        from dataclasses import replace
+
+        other = ClimberPilot(replace(self.cfg, conditioning=conditioning), self.items.item_attrs)
+        missing, unexpected = other.load_state_dict(self.state_dict(), strict=False)
+        if unexpected or not all(k.startswith("cond_") for k in missing):
+            raise ValueError(f"weights do not carry over: missing {missing}, unexpected {unexpected}")
+        return other.to(self.items.item_attrs.device).train(self.training)
+
     def _cond_values(self) -> list[tuple[str, ...]]:
         return [self.cfg.attr_values[self.cfg.attributes.index(a)] for a in self.cfg.cond_attributes]
 
@@ -233,7 +247,7 @@ class ClimberPilot(nn.Module):
         c = None
         if mode in ("adaln", "pinrec"):  # the condition enters as an embedding, not as keys
             c = (self.cond(cond_ids) * cond_valid[..., None]).sum(-2) / cond_valid.sum(-1, keepdim=True)
-            cond_ids, cond_valid = cond_ids[..., :1] * 0, cond_valid[..., :1]
+            cond_ids, cond_valid = torch.zeros_like(cond_ids[..., :1]), cond_valid[..., :1]
         mask = masks.cgsa_mask(predicate, bb.valid, query_pos, cond_valid)
         xq = torch.gather(bb.hidden, 1, query_pos[..., None].expand(b, r, bb.hidden.shape[-1]))
         q_time = torch.gather(bb.timestamps, 1, query_pos)

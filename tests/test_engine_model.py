@@ -214,12 +214,7 @@ def test_cond_token_indices_are_distinct_and_unknown_attribute_raises():
 
 def _variant_like(model: ClimberPilot, conditioning: str) -> ClimberPilot:
     """A variant carrying ``model``'s weights (its new modules at their zero init)."""
-    from dataclasses import replace
-
-    other = ClimberPilot(replace(model.cfg, conditioning=conditioning), model.items.item_attrs).eval()
-    missing, unexpected = other.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("cond_") for k in missing)
-    return other
+    return model.with_conditioning(conditioning).eval()
 
 
 def _conditioned_inputs(model, bb):
