@@ -211,7 +211,7 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     s = settings
     bc.set_threads(s.threads)
-    machine = bc.machine_info()
+    machine, probe = bc.machine_info(), bc.CpuProbe()
     devices = [torch.device("cpu")]
     gpu_note = "measured" if torch.cuda.is_available() else "skipped: torch.cuda.is_available() is False"
     if s.gpu and torch.cuda.is_available():
@@ -259,7 +259,7 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
         "schema": bc.SCHEMA,
         "date": bc.now_iso(),
         "command": command,
-        "machine": {**machine, "load_avg_end": list(os.getloadavg())},
+        "machine": {**machine, "load_avg_end": list(os.getloadavg()), "other_cores": probe.other_cores()},
         "settings": {**asdict(s), "catalogues": [str(c) for c in s.catalogues]},
         "model": {"checkpoint": checkpoint, "dataset": rec.dataset.name,
                   "n_items": rec.catalogue.n_items, "d_model": cfg.d_model, "n_layers": cfg.n_layers,

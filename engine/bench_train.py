@@ -46,7 +46,7 @@ def run_train(
 ) -> dict:
     """Sequences/s of pre-training steps; ``shipped`` = {"checkpoint", "metrics", "machine"}."""
     bc.set_threads(threads)
-    machine = bc.machine_info()
+    machine, probe = bc.machine_info(), bc.CpuProbe()
     train_overrides = dict(train_overrides)
     tcfg = objective_config("tamip", **train_overrides)
     gen = set_seed(tcfg.seed)
@@ -93,7 +93,7 @@ def run_train(
         "schema": bc.SCHEMA,
         "date": bc.now_iso(),
         "command": command,
-        "machine": {**machine, "load_avg_end": list(os.getloadavg())},
+        "machine": {**machine, "load_avg_end": list(os.getloadavg()), "other_cores": probe.other_cores()},
         "data": {"dataset": prep.dataset.name, "note": data_note, "windows": len(seq),
                  "n_items": prep.catalogue.n_items},
         "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values",)},

@@ -19,6 +19,7 @@ from engine.data.paths import repo_root
 DEFAULT_OUT = repo_root() / "BENCHMARKS.md"
 DEFAULT_METRICS = repo_root() / "assets" / "metrics.json"
 KS = (10, 20, 50)
+OTHER_CORES_BUSY = 0.2  # CPU other processes may use during a timing run before it counts as busy
 
 
 def _num(v, digits: int = 3) -> str:
@@ -74,14 +75,22 @@ def _machine(runs: dict[str, dict]) -> list[str]:
         ("date (UTC)", lambda m, r: r.get("date")),
         ("load average at start (1/5/15 min)",
          lambda m, r: " / ".join(f"{x:.2f}" for x in m.get("load_avg_start") or [])),
+        ("other processes during the run (cores)", lambda m, r: m.get("other_cores", "not recorded")),
     ]
     out = ["## Machine", "", md_table([""] + names, [[f] + [str(get(runs[n]["machine"], runs[n]))
                                                           for n in names] for f, get in fields])]
     for n in names:
         m = runs[n]["machine"]
-        load, cores = (m.get("load_avg_start") or [0])[0], m.get("cores_usable") or m.get("cores") or 1
-        if load > 0.5 * cores:
-            out += ["", f"⚠️ The {n} ran on a busy machine (load {load:.2f} on {cores} cores): "
+        cores = m.get("cores_usable") or m.get("cores") or 1
+        other = m.get("other_cores")
+        if other is not None:  # measured during the run: the load average lags by minutes
+            busy = other > OTHER_CORES_BUSY
+            what = f"other processes used {other:.2f} of {cores} cores during the run"
+        else:
+            load = (m.get("load_avg_start") or [0])[0]
+            busy, what = load > 0.5 * cores, f"load {load:.2f} on {cores} cores at the start"
+        if busy:
+            out += ["", f"⚠️ The {n} ran on a busy machine ({what}): "
                         "its times are pessimistic; rerun on a quiet machine."]
     return out + [""]
 

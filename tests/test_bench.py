@@ -7,6 +7,7 @@ benchmarks, never asserted here: only structure and invariants (p99 ≥ p50 > 0,
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from torch.utils.flop_counter import FlopCounterMode
@@ -75,7 +76,14 @@ def test_request_searches_p_instructions_in_one_faiss_call(tiny_recommender, mon
         calls.append(len(q))  # query rows in this FAISS call
         return scan(self, q, *args, **kwargs)
 
-    monkeypatch.setattr(ItemIndex, "_scan", counting_scan)  # the toy catalogue is a small scan
+    flat = rec.index.index.search
+
+    def counting_flat(q, *args, **kwargs):
+        calls.append(len(q))
+        return flat(q, *args, **kwargs)
+
+    monkeypatch.setattr(ItemIndex, "_scan", counting_scan)  # filtered rows and one small query
+    monkeypatch.setattr(rec.index.index, "search", counting_flat)  # several unfiltered rows
     for method, rows in (("posthoc", 1), ("cgsa", p), ("cgsa_hard", p)):
         calls.clear()
         _, returned = bl._request(rec, rec.model, rec.index, h, method, instrs, allowed, 5, 2, "cpu")
@@ -91,7 +99,7 @@ def test_latency_json_shape_and_invariants(latency, tmp_path):
     for key in ("kind", "schema", "date", "command", "machine", "settings", "model", "gpu",
                 "histories", "instructions", "matmul", "bare_search", "rows", "goals", "notes"):
         assert key in latency, key
-    for key in ("cpu", "cores", "python", "torch", "faiss", "load_avg_start", "load_avg_end"):
+    for key in ("cpu", "cores", "python", "torch", "faiss", "load_avg_start", "load_avg_end", "other_cores"):
         assert key in latency["machine"], key
     assert latency["gpu"]["note"]
     assert latency["matmul"]["cpu"]["gflops"] > 0
@@ -185,3 +193,20 @@ def test_cli_tables_print(latency, train):
     print_train(train, file=buf)
     text = buf.getvalue()
     assert "p50 ms" in text and "cgsa_hard" in text and "seq/s" in text and "GPU:" in text
+
+
+def test_cpu_probe_subtracts_our_own_cpu(monkeypatch):
+    """(machine busy − our CPU) / wall time; a live probe returns a share of the cores."""
+    samples = iter([(10.0, 100.0, 5.0), (12.0, 103.0, 6.5)])  # (wall, busy all, ours)
+    monkeypatch.setattr(bc.CpuProbe, "_sample", staticmethod(lambda: next(samples)))
+    assert bc.CpuProbe().other_cores() == pytest.approx((3.0 - 1.5) / 2.0)
+    monkeypatch.undo()
+    live = bc.CpuProbe().other_cores()
+    assert live is None or 0 <= live <= (os.cpu_count() or 1) + 0.5
+
+
+def test_report_judges_contention_by_other_cores(latency, train):
+    quiet = {**latency, "machine": {**latency["machine"], "load_avg_start": [1.7, 1, 1], "other_cores": 0.05}}
+    busy = {**latency, "machine": {**latency["machine"], "load_avg_start": [0.1, 0, 0], "other_cores": 1.2}}
+    assert "latency run ran on a busy machine" not in render(quiet, train, None)
+    assert "other processes used 1.20 of" in render(busy, train, None)

@@ -201,8 +201,9 @@ def test_search_rows_in_several_calls_and_shape_check():
 def test_run_methods_equals_run_method_per_instruction(plain_threads, seed, k, p, f):
     """The batched request path returns what one run_method per instruction returns.
 
-    Small plain scans share the filtered kernel (bit-identical); ``plain_threads`` sends
-    them to FAISS's threaded scan, whose rounding may reorder near-ties only.
+    Plain scans below 20 rows run FAISS's per-query kernel, as filtered ones do
+    (bit-identical); ``plain_threads`` sends single queries to FAISS's threaded scan
+    too, whose rounding may reorder near-ties only.
     """
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((N, D)).astype(np.float32)
