@@ -118,6 +118,8 @@ class Recommender:
             self.item_vectors = model.items.all_items().cpu().numpy()
         self.index = ItemIndex(self.item_vectors)
         self._item_rows = catalogue.items.set_index(ITEM_ID, drop=False)
+        # column arrays: a result table is built by fancy indexing, not by pandas row takes
+        self._columns = {c: catalogue.items[c].to_numpy() for c in catalogue.items.columns}
         self._users: dict[int, History] | None = None
 
     # ------------------------------------------------------------------ loading
@@ -263,12 +265,14 @@ class Recommender:
             )
 
     def _result(self, method, scores, top, allowed, history, k, ms, plain_set, overfetch) -> RecResult:
-        rows = self.catalogue.items.iloc[top - 1].reset_index(drop=True)
-        df = pd.DataFrame({"rank": np.arange(1, len(rows) + 1)})
-        df = pd.concat([df, rows, pd.DataFrame({"score": scores.astype(float)})], axis=1)
-        df["complies"] = allowed[top - 1]
-        df["heard"] = df[ITEM_ID].isin(history.item_ids)
-        df["in_unconditioned"] = df[ITEM_ID].isin(plain_set) if plain_set is not None else True
+        r = np.asarray(top, dtype=np.int64) - 1
+        ids = self._columns[ITEM_ID][r]
+        df = pd.DataFrame({
+            "rank": np.arange(1, len(r) + 1), **{c: v[r] for c, v in self._columns.items()},
+            "score": scores.astype(float), "complies": allowed[r],
+            "heard": np.isin(ids, np.asarray(history.item_ids, dtype=ids.dtype)),
+            "in_unconditioned": np.isin(ids, list(plain_set)) if plain_set is not None else True,
+        })
         cc = float(df["complies"].sum()) / k
         overlap = float(df["in_unconditioned"].mean()) if plain_set is not None and len(df) else None
         note = ""

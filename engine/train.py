@@ -276,6 +276,20 @@ def _data_parallel(model: ClimberPilot, device: torch.device):
     )
 
 
+def batch_order(perm: Tensor, lengths: Tensor, batch_size: int, buckets: int,
+                gen: torch.Generator) -> list[Tensor]:
+    """Row indices of each batch in training order (see ``TrainConfig.length_buckets``)."""
+    if buckets <= 0:
+        return [perm[s : s + batch_size] for s in range(0, len(perm), batch_size)]
+    pool = buckets * batch_size
+    batches = []
+    for s in range(0, len(perm), pool):
+        chunk = perm[s : s + pool]
+        chunk = chunk[torch.sort(lengths[chunk], stable=True).indices]
+        batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen)]
+
+
 def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, progress: bool,
                ddp=None) -> dict:
     """Shared epoch loop with early stopping on validation HR@10 (second-to-last item).
@@ -308,16 +322,20 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
     conditioned = stage == "sft"
     bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not (progress and main), leave=False)
     t0 = time.perf_counter()
+    lengths = (seq > 0).sum(dim=1)
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(seq), generator=gen)
         total, n = 0.0, 0
-        for s in range(0, len(perm), tcfg.batch_size):
-            idx = perm[s : s + tcfg.batch_size]
+        for idx in batch_order(perm, lengths, tcfg.batch_size, tcfg.length_buckets, gen):
+            b_seq, b_ts = seq[idx], ts[idx]
+            if tcfg.length_buckets:
+                width = max(int(lengths[idx].max()), 1)  # relative biases: the shift is exact
+                b_seq, b_ts = b_seq[:, -width:], b_ts[:, -width:]
             if ddp is None:
-                loss = loss_fn(model, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+                loss = loss_fn(model, b_seq.to(device), b_ts.to(device), tcfg, gen, counts)
             else:  # this rank's share × world size; DDP averages the gradients over the ranks
-                loss = ddp(loss_fn, seq[idx].to(device), ts[idx].to(device), tcfg, gen, counts)
+                loss = ddp(loss_fn, b_seq.to(device), b_ts.to(device), tcfg, gen, counts)
             if loss is None:  # no target in this batch has visible history (same on every rank)
                 continue
             opt.zero_grad(set_to_none=True)

@@ -43,6 +43,10 @@ def test_every_model_and_seed_scored_under_both_protocols(quality):
     res, out, _, _ = quality
     e = res["benchmarks"]["beauty"]
     assert e["users"] == 60 and not e["timestamps"]
+    # the benchmark's own recipe travels with its runs, and so does every command that added some
+    assert e["model"] == bq.MODEL_BY_BENCHMARK["beauty"]
+    assert e["settings"]["length_buckets"] == bq.TRAIN_BY_BENCHMARK["beauty"]["length_buckets"]
+    assert len(e["commands"]) == 1
     assert set(e["runs"]) == {"nip", "mip"} and e["tamip_is_mip"]  # order-only data: TAMIP = MIP
     for runs in e["runs"].values():
         assert [r["seed"] for r in runs] == [0, 1]

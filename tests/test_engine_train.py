@@ -15,6 +15,7 @@ from engine.evaluate import next_item, popularity
 from engine.model import ClimberPilot
 from engine.sequences import windows
 from engine.train import (
+    batch_order,
     fit,
     model_config,
     objective_config,
@@ -233,3 +234,46 @@ def test_sft_loss_matches_reference(tiny_prep):
                 losses.append(torch.nn.functional.cross_entropy((q @ vecs.T)[None], seq[x, pos][None] - 1))
         total += torch.stack(losses).mean()
     assert torch.allclose(got, total, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("objective", ["nip", "mip", "tamip"])
+@torch.no_grad()
+def test_trimming_padding_columns_leaves_the_loss_unchanged(tiny_prep, objective):
+    """Length buckets trim all-padding columns: exact, as the biases are relative."""
+    tcfg = objective_config(objective, negatives=-1)
+    cfg = model_config(tiny_prep, **{**TINY_MODEL, "n_branches": 1 if objective == "nip" else 2})
+    model = ClimberPilot(cfg, tiny_prep.catalogue.item_attrs).eval()
+    seq, ts = windows(tiny_prep.train_seqs(), cfg.max_len)
+    lengths = (seq > 0).sum(1)
+    short = torch.nonzero(lengths <= cfg.max_len // 2).flatten()[:24]
+    width = int(lengths[short].max())
+    assert width < cfg.max_len
+    full = pretrain_loss(model, seq[short], ts[short], tcfg, torch.Generator().manual_seed(0), None)
+    cut = pretrain_loss(model, seq[short, -width:], ts[short, -width:], tcfg,
+                        torch.Generator().manual_seed(0), None)
+    assert torch.allclose(full, cut, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("buckets", [0, 1, 5])
+def test_batch_order_covers_every_row_once(buckets):
+    gen = torch.Generator().manual_seed(0)
+    lengths = torch.randint(2, 50, (103,), generator=gen)
+    perm = torch.randperm(103, generator=gen)
+    batches = batch_order(perm, lengths, 10, buckets, gen)
+    assert sorted(torch.cat(batches).tolist()) == list(range(103))
+    assert all(len(b) <= 10 for b in batches)
+    if buckets == 0:  # the default is plain slicing of the shuffled order
+        assert torch.equal(torch.cat(batches), perm)
+    elif buckets == 1:  # pools of one batch: the shuffled batches, reordered
+        assert sorted(map(sorted, (b.tolist() for b in batches))) == sorted(
+            sorted(perm[s : s + 10].tolist()) for s in range(0, 103, 10))
+    else:  # within a batch lengths come from one sorted pool: their spread shrinks
+        spread = np.mean([float(lengths[b].max() - lengths[b].min()) for b in batches])
+        assert spread < 0.5 * float(lengths.max() - lengths.min())
+
+
+def test_length_buckets_train_and_learn(small_prep):
+    tcfg = objective_config("tamip", **{**FAST, "max_epochs": 2, "length_buckets": 4})
+    model, log = fit(small_prep, tcfg, torch.device("cpu"), progress=False, **TINY_MODEL)
+    assert log["pretrain"]["epochs_run"] == 2
+    assert all(np.isfinite(c["loss"]) for c in log["pretrain"]["curve"])
