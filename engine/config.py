@@ -71,7 +71,8 @@ class TrainConfig:
     logq: bool = False
     # 0: uniformly shuffled batches. N > 0: each epoch, pools of N shuffled batches are sorted
     # by length, batched, the batches shuffled and trimmed of all-padding columns; short
-    # sequences (Amazon: 9 items on average, 50 slots) then stop paying for padding.
+    # sequences (Amazon: 9 items on average, 50 slots) then stop paying for padding. Each
+    # batch's loss is weighed by its number of targets, so every target still counts alike.
     length_buckets: int = 0
     # SFT (CGSA) stage
     sft_epochs: int = 0
