@@ -242,11 +242,11 @@ class Recommender:
             t2 = time.perf_counter()
             scores, top = run_method(self.index, method, u_plain, u_cond, allowed, k, overfetch)
             ms = bb_ms + (time.perf_counter() - t2) * 1000 + (cond_ms if method.startswith("cgsa") else 0)
-            res = self._result(method, scores, top, allowed, history, k, ms, plain_set, overfetch)
-            if method == "unconditioned":
-                plain_set = set(res.items[ITEM_ID])
+            if method == "unconditioned":  # every other list reports its overlap with this one
+                plain_set = set(self._columns[ITEM_ID][np.asarray(top, dtype=np.int64) - 1].tolist())
             if method in methods:
-                results[method] = res
+                ref = None if method == "unconditioned" else plain_set
+                results[method] = self._result(method, scores, top, allowed, history, k, ms, ref, overfetch)
         return Comparison(history, instruction, results, int(allowed.sum()), bb_ms)
 
     def recommend(self, history: History, instruction: Instruction, k: int = 10,
