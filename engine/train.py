@@ -451,6 +451,8 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
                    help="rows per optimiser step (under torchrun: split across the processes)")
     p.add_argument("--negatives", type=int, default=TrainConfig.negatives)
+    p.add_argument("--length-buckets", type=int, default=TrainConfig.length_buckets,
+                   help="sort pools of N batches by length and trim padding (short sequences; 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="under torchrun, auto gives process i cuda:i when there are GPUs, else the CPU")
@@ -488,6 +490,7 @@ def _train_and_save(args, device: torch.device) -> int:
         negatives=args.negatives,
         logq=args.logq,
         batch_size=args.batch_size,
+        length_buckets=args.length_buckets,
         day_boundary=not args.leave_last_out,
     )
     prep = prepare_for(ds, tcfg)

@@ -71,3 +71,12 @@ def test_evaluate_writes_json_and_markdown(tmp_path):
     assert res["next_item"]["HR@10"] > res["popularity"]["HR@10"]
     assert len(res["myopia"]["HR@50"]) == 10
     assert "| cgsa_hard |" in out.with_suffix(".md").read_text()
+
+
+def test_train_records_length_buckets_in_the_checkpoint(tmp_path):
+    from engine import checkpoint
+
+    out = tmp_path / "bucketed.pt"
+    run("train", *SYN, "--objective", "nip", "--epochs", "1", "--length-buckets", "3",
+        "--device", "cpu", "--out", str(out))
+    assert checkpoint.load(out).train_config.length_buckets == 3
