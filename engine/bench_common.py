@@ -107,6 +107,11 @@ class CpuProbe:
         return round(max(other, 0.0) / (end[0] - self.start[0]), 3)
 
 
+def machine_at_end(machine: dict, probe: CpuProbe) -> dict:
+    """``machine_info()`` from the start of a timing run plus how busy the machine was."""
+    return {**machine, "load_avg_end": list(os.getloadavg()), "other_cores": probe.other_cores()}
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 

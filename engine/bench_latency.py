@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -259,7 +258,7 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
         "schema": bc.SCHEMA,
         "date": bc.now_iso(),
         "command": command,
-        "machine": {**machine, "load_avg_end": list(os.getloadavg()), "other_cores": probe.other_cores()},
+        "machine": bc.machine_at_end(machine, probe),
         "settings": {**asdict(s), "catalogues": [str(c) for c in s.catalogues]},
         "model": {"checkpoint": checkpoint, "dataset": rec.dataset.name,
                   "n_items": rec.catalogue.n_items, "d_model": cfg.d_model, "n_layers": cfg.n_layers,

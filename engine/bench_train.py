@@ -11,7 +11,6 @@ shipped checkpoint, as recorded by training (``metrics["training"][stage]``).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 
@@ -93,7 +92,7 @@ def run_train(
         "schema": bc.SCHEMA,
         "date": bc.now_iso(),
         "command": command,
-        "machine": {**machine, "load_avg_end": list(os.getloadavg()), "other_cores": probe.other_cores()},
+        "machine": bc.machine_at_end(machine, probe),
         "data": {"dataset": prep.dataset.name, "note": data_note, "windows": len(seq),
                  "n_items": prep.catalogue.n_items},
         "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values",)},

@@ -325,7 +325,8 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
     lengths = (seq > 0).sum(dim=1)
     # Bucketed batches hold very different numbers of targets (2-item windows vs 50): weigh
     # each batch's mean loss by its targets over the average, so every target counts alike.
-    pairs_per_batch = float((lengths - 1).clamp(min=0).sum()) * tcfg.batch_size / max(len(seq), 1)
+    targets = (lengths - 1).clamp(min=0)
+    targets_per_batch = float(targets.sum()) * tcfg.batch_size / max(len(seq), 1)
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(seq), generator=gen)
@@ -342,7 +343,7 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
             if loss is None:  # no target in this batch has visible history (same on every rank)
                 continue
             if tcfg.length_buckets:
-                loss = loss * (float((lengths[idx] - 1).clamp(min=0).sum()) / pairs_per_batch)
+                loss = loss * (float(targets[idx].sum()) / targets_per_batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
