@@ -108,6 +108,8 @@ class AutoResult:
 class Recommender:
     """A trained model, its catalogue and a FAISS index over the item vectors."""
 
+    ALLOWED_CACHE = 256  # instructions whose catalogue mask is kept
+
     def __init__(self, model, ck: ckpt_io.Checkpoint, dataset: Dataset, catalogue: Catalogue, device) -> None:
         self.model = model
         self.checkpoint = ck
@@ -121,6 +123,7 @@ class Recommender:
         # column arrays: a result table is built by fancy indexing, not by pandas row takes
         self._columns = {c: catalogue.items[c].to_numpy() for c in catalogue.items.columns}
         self._users: dict[int, History] | None = None
+        self._allowed: dict[Instruction, np.ndarray] = {}  # catalogue masks: the catalogue never changes
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -206,10 +209,31 @@ class Recommender:
     # ------------------------------------------------------------------ retrieval
     def eligible(self, instruction: Instruction, history: History | None = None) -> np.ndarray:
         """Bool mask over catalogue rows: items the instruction (and its policies) allows."""
-        ok = satisfies(self.catalogue.items, instruction)
+        key = replace(instruction, exclude_heard=False)
+        if key not in self._allowed:
+            if len(self._allowed) >= self.ALLOWED_CACHE:
+                self._allowed.clear()
+            self._allowed[key] = satisfies(self.catalogue.items, key)
+        ok = self._allowed[key].copy()
         if instruction.exclude_heard and history is not None:
             ok &= ~self.catalogue.items[ITEM_ID].isin(history.item_ids).to_numpy()
         return ok
+
+    def _query_rows(self, seq, ts, instructions: list[Instruction]) -> tuple[np.ndarray, float, float]:
+        """``[1 + P, d]`` queries: row 0 unconditioned, then one per instruction.
+
+        The backbone runs once and branch 1 once for all rows: the unconditioned row is
+        the no-condition token over the whole history, so it rides in the same batch.
+        Returns the rows and the backbone and branch times (ms).
+        """
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            bb = self.model.backbone(seq, ts)
+            t1 = time.perf_counter()
+            u, *_ = queries(self.model, seq, ts, encode(self.model, [Instruction(), *instructions]), bb=bb)
+            rows = u[0].cpu().numpy()
+        t2 = time.perf_counter()
+        return rows, (t1 - t0) * 1000, (t2 - t1) * 1000
 
     def compare(
         self,
@@ -219,29 +243,21 @@ class Recommender:
         overfetch: int = 5,
         methods=METHODS,
     ) -> Comparison:
-        """Every method on one history: backbone once, branch 1 once per query kind."""
+        """Every method on one history: backbone once, branch 1 once for both queries."""
         self._check_k(k)
         if overfetch < 1:
             raise InstructionError("the over-fetch factor must be at least 1", "use 1 for no over-fetch")
-        t0 = time.perf_counter()
         seq, ts = self._tensors(history)
-        with torch.no_grad():
-            u_plain, bb, _, _ = queries(self.model, seq, ts)
-            bb_ms = (time.perf_counter() - t0) * 1000
-            u_cond = None
-            t1 = time.perf_counter()
-            if instruction.has_conditions:
-                u_cond, *_ = queries(self.model, seq, ts, encode(self.model, [instruction]), bb=bb)
-                u_cond = u_cond[0, 0].cpu().numpy()
-            cond_ms = (time.perf_counter() - t1) * 1000
-        u_plain = u_plain[0, 0].cpu().numpy()
+        conds = [instruction] if instruction.has_conditions else []
+        rows, bb_ms, branch_ms = self._query_rows(seq, ts, conds)
+        u_plain, u_cond = rows[0], (rows[1] if conds else None)
         allowed = self.eligible(instruction, history)
         results: dict[str, RecResult] = {}
         plain_set: set[int] | None = None
         for method in ("unconditioned", *[m for m in methods if m != "unconditioned"]):
             t2 = time.perf_counter()
             scores, top = run_method(self.index, method, u_plain, u_cond, allowed, k, overfetch)
-            ms = bb_ms + (time.perf_counter() - t2) * 1000 + (cond_ms if method.startswith("cgsa") else 0)
+            ms = bb_ms + branch_ms + (time.perf_counter() - t2) * 1000
             if method == "unconditioned":  # every other list reports its overlap with this one
                 plain_set = set(self._columns[ITEM_ID][np.asarray(top, dtype=np.int64) - 1].tolist())
             if method in methods:
@@ -272,7 +288,7 @@ class Recommender:
             "score": scores.astype(float), "complies": allowed[r],
             "heard": np.isin(ids, np.asarray(history.item_ids, dtype=ids.dtype)),
             "in_unconditioned": np.isin(ids, list(plain_set)) if plain_set is not None else True,
-        })
+        }, copy=False)
         cc = float(df["complies"].sum()) / k
         overlap = float(df["in_unconditioned"].mean()) if plain_set is not None and len(df) else None
         note = ""
@@ -299,11 +315,8 @@ class Recommender:
         instrs = [(Instruction(**{("genres" if attribute == GENRE else "languages"): frozenset({v})}), c / total)
                   for v, c in top]
         t0 = time.perf_counter()
-        with torch.no_grad():
-            u_plain, bb, _, _ = queries(self.model, seq, ts)
-            u_cond, *_ = queries(self.model, seq, ts, encode(self.model, [i for i, _ in instrs]), bb=bb)
+        rows, _, _ = self._query_rows(seq, ts, [i for i, _ in instrs])
         # one FAISS call for the whole request: row 0 unconditioned, rows 1..P the instructions
-        rows = torch.cat([u_plain[0], u_cond[0]]).cpu().numpy()
         (plain_scores, plain_top), *found = run_methods(self.index, "cgsa", rows[0], rows, None, k)
         ms = (time.perf_counter() - t0) * 1000
         everything = np.ones(self.catalogue.n_items, dtype=bool)

@@ -368,6 +368,34 @@ def test_queries_are_deterministic(rec, hist):
         assert a.results[m].items[ITEM_ID].tolist() == b.results[m].items[ITEM_ID].tolist()
 
 
+def test_one_branch_pass_serves_the_plain_and_the_conditioned_query(rec, hist):
+    """compare() batches the unconditioned row with the instruction's: each row is what
+    a branch pass of its own gives (round-off aside)."""
+    from engine.conditions import encode
+    from engine.inference import queries
+
+    ins = Instruction(genres={"pop"}, languages={"en"})
+    seq, ts = rec._tensors(hist)
+    rows, bb_ms, branch_ms = rec._query_rows(seq, ts, [ins])
+    plain, bb, _, _ = queries(rec.model, seq, ts)
+    cond, *_ = queries(rec.model, seq, ts, encode(rec.model, [ins]), bb=bb)
+    np.testing.assert_allclose(rows[0], plain[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rows[1], cond[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(rows[0], rows[1])
+    assert bb_ms > 0 and branch_ms > 0
+
+
+def test_eligible_masks_are_cached_but_never_shared(rec, hist):
+    ins = Instruction(genres={"pop"}, exclude_heard=True)
+    first = rec.eligible(ins, hist)
+    first[:] = False  # a caller scribbling on its copy
+    again = rec.eligible(ins, hist)
+    expected = satisfies(rec.catalogue.items, ins) & ~rec.catalogue.items[ITEM_ID].isin(hist.item_ids).to_numpy()
+    np.testing.assert_array_equal(again, expected)
+    other = rec.make_history([int(rec.catalogue.items[ITEM_ID][expected].iloc[0])])
+    assert rec.eligible(ins, other).sum() == satisfies(rec.catalogue.items, ins).sum() - 1  # per history
+
+
 def test_padding_and_masks_agree_with_engine_masks(rec, hist):
     seq, ts = rec._tensors(hist)
     valid = seq > 0
