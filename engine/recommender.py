@@ -210,11 +210,13 @@ class Recommender:
     def eligible(self, instruction: Instruction, history: History | None = None) -> np.ndarray:
         """Bool mask over catalogue rows: items the instruction (and its policies) allows."""
         key = replace(instruction, exclude_heard=False)
-        if key not in self._allowed:
+        mask = self._allowed.get(key)  # one lookup: safe when another thread clears the cache
+        if mask is None:
+            mask = satisfies(self.catalogue.items, key)
             if len(self._allowed) >= self.ALLOWED_CACHE:
                 self._allowed.clear()
-            self._allowed[key] = satisfies(self.catalogue.items, key)
-        ok = self._allowed[key].copy()
+            self._allowed[key] = mask
+        ok = mask.copy()
         if instruction.exclude_heard and history is not None:
             ok &= ~self.catalogue.items[ITEM_ID].isin(history.item_ids).to_numpy()
         return ok
