@@ -216,10 +216,9 @@ class Recommender:
             if len(self._allowed) >= self.ALLOWED_CACHE:
                 self._allowed.clear()
             self._allowed[key] = mask
-        ok = mask.copy()
         if instruction.exclude_heard and history is not None:
-            ok &= ~self.catalogue.items[ITEM_ID].isin(history.item_ids).to_numpy()
-        return ok
+            return mask & ~np.isin(self._columns[ITEM_ID], np.asarray(history.item_ids, dtype=np.int64))
+        return mask.copy()
 
     def _query_rows(self, seq, ts, instructions: list[Instruction]) -> tuple[np.ndarray, float, float]:
         """``[1 + P, d]`` queries: row 0 unconditioned, then one per instruction.
