@@ -46,7 +46,10 @@ BENCHMARKS = {
 # length-bucketed so a batch does not pay for 50 slots of mostly padding.
 SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
 _AMAZON = {"batch_size": 256, "length_buckets": 20}
-TRAIN_BY_BENCHMARK = {"beauty": _AMAZON, "sports": _AMAZON}
+# Beauty at lr 1e-3 hit the 40-epoch cap still improving (best validation HR@10 0.093–0.095);
+# lr 2e-3 with an 80-epoch cap stopped early at 46 epochs with validation 0.099 (seed 0).
+# Chosen on validation; Sports keeps the first recipe until it is rerun.
+TRAIN_BY_BENCHMARK = {"beauty": {**_AMAZON, "lr": 2e-3, "max_epochs": 80}, "sports": _AMAZON}
 # Network overrides per benchmark. The sparse Amazon sets (≈ 9 interactions per user)
 # want heavier dropout: a full-softmax SASRec gains 0.0815 → 0.0832 HR@10 on Beauty
 # going from 0.3 to 0.5 (../shared/docs/reference-figures.md).
@@ -170,7 +173,9 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
                 run = {"seed": seed, **_scores(model, prep, device),
                        "seconds": round(time.perf_counter() - t0, 1),
                        "epochs": log["pretrain"]["epochs_run"],
-                       "best_val_HR@10": log["pretrain"]["best_val_HR@10"]}
+                       "best_val_HR@10": log["pretrain"]["best_val_HR@10"],
+                       # whether a run stopped early or at the cap still improving
+                       "val_curve": [round(c["val_HR@10"], 4) for c in log["pretrain"]["curve"]]}
                 runs.append(run)
                 runs.sort(key=lambda r: r["seed"])
                 print(f"{key} {obj} seed {seed}: HR@10 {run['s3rec']['HR@10']:.4f} (S3-Rec protocol), "

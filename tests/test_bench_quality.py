@@ -51,6 +51,7 @@ def test_every_model_and_seed_scored_under_both_protocols(quality):
     for runs in e["runs"].values():
         assert [r["seed"] for r in runs] == [0, 1]
         for r in runs:
+            assert len(r["val_curve"]) == r["epochs"] and max(r["val_curve"]) == round(r["best_val_HR@10"], 4)
             for k in bq.KS:
                 # Targets are never in the history here, so excluding it can only help.
                 assert r["s3rec"][f"HR@{k}"] >= r["climber-pilot"][f"HR@{k}"]

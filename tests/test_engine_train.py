@@ -10,8 +10,11 @@ import torch
 from conftest import TINY_MODEL, TOY_DAY, TOY_START, make_toy_dataset
 
 from engine import masks
-from engine.data.schema import ITEM_ID, TIMESTAMP, USER_ID, Dataset
+from engine.conditions import encode
+from engine.data.schema import GENRE, ITEM_ID, TIMESTAMP, USER_ID, Dataset
 from engine.evaluate import next_item, popularity
+from engine.inference import batch_histories, batched_queries, queries
+from engine.instructions import Instruction
 from engine.model import ClimberPilot
 from engine.sequences import windows
 from engine.train import (
@@ -252,6 +255,23 @@ def test_trimming_padding_columns_leaves_the_loss_unchanged(tiny_prep, objective
     cut = pretrain_loss(model, seq[short, -width:], ts[short, -width:], tcfg,
                         torch.Generator().manual_seed(0), None)
     assert torch.allclose(full, cut, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_length_sorted_query_batches_match_full_padding(tiny_model, tiny_prep, conditioned):
+    """Validation and evaluation batch histories by length and pad each batch only to its
+    longest: every query equals the one read from a ``max_len``-padded row, in input order."""
+    hist = [s.train for s in tiny_prep.splits][::-1]
+    lengths = {min(len(h.items), tiny_model.cfg.max_len) for h in hist}
+    assert len(lengths) > 3 and max(lengths) == tiny_model.cfg.max_len  # widths really differ
+    cond = None
+    if conditioned:
+        genre = tiny_model.cfg.attr_values[tiny_model.cfg.attributes.index(GENRE)][0]
+        cond = encode(tiny_model, [Instruction(genres=frozenset({genre}))] * len(hist)).per_history()
+    got = batched_queries(tiny_model, hist, cond, batch_size=7)
+    seq, ts = batch_histories(hist, tiny_model.cfg.max_len, "cpu")
+    want, *_ = queries(tiny_model, seq, ts, cond)
+    assert torch.allclose(got, want[:, 0], atol=1e-5)
 
 
 @pytest.mark.parametrize("buckets", [0, 1, 5])
