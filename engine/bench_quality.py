@@ -204,7 +204,7 @@ def goals(result: dict) -> list[dict]:
         n = len(e["runs"][best])
         rows.append({"goal": f"{e['dataset']} HR@10 (S3-Rec protocol, mean of 3 seeds)",
                      "target": f"≥ {e['goal_hr10']}", "model": best, "seeds": n,
-                     "measured": round(hr["mean"], 4), "sd": round(hr["sd"], 4),
+                     "measured": round(hr["mean"], 5), "sd": round(hr["sd"], 4),
                      "met": (hr["mean"] >= e["goal_hr10"]) if n >= 3 else None,
                      "note": "" if n >= 3 else f"only {n} seed(s) run: not judged"})
     return rows
@@ -245,7 +245,7 @@ def markdown(result: dict) -> list[str]:
     result = {**result, "goals": goals(result)}
     if result["goals"]:
         lines += ["", md_table(["goal", "target", "best model", "seeds", "measured", "sd", "met", "note"],
-                               [[g["goal"], g["target"], g["model"], g["seeds"], g["measured"], g["sd"],
+                               [[g["goal"], g["target"], g["model"], g["seeds"], f"{g['measured']:.5f}", g["sd"],
                                  {True: "met", False: "missed", None: "not judged"}[g["met"]], g["note"]]
                                 for g in result["goals"]])]
     return lines
