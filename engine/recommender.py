@@ -216,9 +216,10 @@ class Recommender:
             if len(self._allowed) >= self.ALLOWED_CACHE:
                 self._allowed.clear()
             self._allowed[key] = mask
+        ok = mask.copy()
         if instruction.exclude_heard and history is not None:
-            return mask & ~np.isin(self._columns[ITEM_ID], np.asarray(history.item_ids, dtype=np.int64))
-        return mask.copy()
+            ok[self.catalogue.indices(history.item_ids) - 1] = False  # model index i is row i − 1
+        return ok
 
     def _query_rows(self, seq, ts, instructions: list[Instruction]) -> tuple[np.ndarray, float, float]:
         """``[1 + P, d]`` queries: row 0 unconditioned, then one per instruction.
