@@ -162,7 +162,6 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
         for obj in models:
             if obj == "tamip" and not timestamps:
                 entry["runs"].pop("tamip", None)
-                entry["tamip_is_mip"] = True
                 continue
             runs = entry["runs"].setdefault(obj, [])
             for seed in seeds:
@@ -227,7 +226,7 @@ def markdown(result: dict) -> list[str]:
             rows = [["popularity", "ours", 1, *[e["popularity"][proto].get(c) for c in cols]]]
             for model, s in e.get("summary", {}).items():
                 n = len(e["runs"][model])
-                label = model.upper() + (" (= TAMIP, no timestamps)" if model == "mip" and e.get("tamip_is_mip") else "")
+                label = model.upper() + (" (= TAMIP, no timestamps)" if model == "mip" and not e["timestamps"] else "")
                 rows.append([label, "ours", n, *[_pm(s[proto][c], n) for c in cols]])
             for name, p, vals in e.get("published", []):
                 if p == proto:
