@@ -68,6 +68,8 @@ def register(sub) -> None:
     qu.add_argument("--models", default="nip,mip,tamip")
     qu.add_argument("--seeds", type=_ints, default=(0, 1, 2))
     qu.add_argument("--settings", type=json.loads, default=None, help="TrainConfig overrides as JSON")
+    qu.add_argument("--model", type=json.loads, default=None,
+                    help='network overrides as JSON, e.g. \'{"dropout": 0.5}\' (ModelConfig fields)')
     qu.add_argument("--fresh", action="store_true", help="ignore runs already in the JSON (default: resume)")
     qu.add_argument("--threads", type=int, default=2)
     qu.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -144,7 +146,8 @@ def _quality(args) -> int:
     bc.set_threads(args.threads)
     device = resolve_device(args.device)
     result = run_quality(args.benchmarks, tuple(args.models.split(",")), args.seeds, str(device),
-                         args.settings, args.json, resume=not args.fresh, progress=sys.stderr.isatty())
+                         args.settings, args.json, resume=not args.fresh, progress=sys.stderr.isatty(),
+                         network=args.model)
     print_quality(result)
     print(f"wrote {args.json}")
     return 0

@@ -69,6 +69,10 @@ class TrainConfig:
     patience: int = 8
     negatives: int = -1  # extra uniform negatives; -1 = full softmax over the catalogue
     logq: bool = False
+    # For data where a user never meets an item twice (the S3-Rec benchmarks): the user's earlier
+    # items leave the training softmax and the validation ranking, as the S3-Rec protocol takes
+    # them out of the test ranking. Pre-training with the full softmax only (negatives = -1).
+    exclude_history: bool = False
     # 0: uniformly shuffled batches. N > 0: each epoch, pools of N shuffled batches are sorted
     # by length, batched, the batches shuffled and trimmed of all-padding columns; short
     # sequences (Amazon: 9 items on average, 50 slots) then stop paying for padding. Each

@@ -44,8 +44,12 @@ def _instruction_for(cat_items, item_index: int, attrs: tuple[str, ...]) -> Inst
     )
 
 
-def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, k: int = 10) -> float:
-    """HR@k of the validation item (history = training part); CGSA by genre when conditioned."""
+def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, k: int = 10,
+                  exclude_history: bool = False) -> float:
+    """HR@k of the validation item (history = training part); CGSA by genre when conditioned.
+
+    ``exclude_history`` ranks as the S3-Rec protocol does: without the user's earlier items.
+    """
     hist = [s.train for s in prep.splits if s.val_target]
     targets = [s.val_target for s in prep.splits if s.val_target]
     cond = None
@@ -60,7 +64,8 @@ def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, 
         hist, targets, instr = map(list, zip(*keep, strict=True))
         cond = encode(model, instr).per_history()
     u = batched_queries(model, hist, cond, device=device)
-    ranks = target_ranks(u @ _item_vectors(model).T, torch.tensor(targets, device=u.device))
+    exclude = [h.items for h in hist] if exclude_history else None
+    ranks = target_ranks(u @ _item_vectors(model).T, torch.tensor(targets, device=u.device), exclude)
     return float((ranks < k).double().mean())
 
 

@@ -25,7 +25,7 @@ from engine.data.io import load_dataset
 from engine.data.paths import resolve_default_dataset
 from engine.data.schema import EXPLICIT, UNKNOWN, Dataset
 from engine.device import resolve_device
-from engine.errors import DistributedError
+from engine.errors import DistributedError, EngineError
 from engine.evaluate import evaluate_all, validation_hr
 from engine.model import ClimberPilot
 from engine.sequences import (
@@ -103,11 +103,21 @@ def _candidates(targets: Tensor, n_items: int, tcfg: TrainConfig, gen: torch.Gen
 
 
 def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q: Tensor | None,
-                  reduction: str = "mean"):
-    """``vecs`` holds the candidates' vectors (every item when ``cand`` is None)."""
-    if cand is None:
-        return F.cross_entropy(q @ vecs.T, t - 1, reduction=reduction)
+                  reduction: str = "mean", seen: Tensor | None = None):
+    """``vecs`` holds the candidates' vectors (every item when ``cand`` is None).
+
+    ``seen [n, T]`` (full softmax only): items each target's user had before it, 0 = padding;
+    they leave the softmax, except the target itself, as they leave the S3-Rec ranking.
+    """
     logits = q @ vecs.T
+    if cand is None:
+        if seen is not None:
+            n_items = logits.shape[1]
+            drop = (seen > 0) & (seen != t[:, None])
+            hide = torch.zeros(len(t), n_items + 1, dtype=torch.bool, device=logits.device)
+            hide.scatter_(1, torch.where(drop, seen - 1, n_items), True)  # column N: discarded
+            logits = logits.masked_fill(hide[:, :n_items], float("-inf"))
+        return F.cross_entropy(logits, t - 1, reduction=reduction)
     if log_q is not None:
         logits = logits - log_q[cand]
     return F.cross_entropy(logits, torch.searchsorted(cand, t), reduction=reduction)
@@ -120,23 +130,28 @@ def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
     return torch.log(q.clamp(1e-12, 1.0))
 
 
-def _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded: bool = False) -> Tensor | None:
+def _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded: bool = False,
+                   seen: list[Tensor] | None = None) -> Tensor | None:
     """Sum over branches of the sampled softmax, negatives shared across branches (None: no pair).
 
     ``pairs`` holds, per branch, (queries, their targets, the targets of the whole batch).
     Sharded (data parallelism, one process's rows of a global batch): candidates, logQ and
     each branch's mean are still taken over the whole batch, so the processes' losses add
     up to the single-process loss (a process without a pair of its own adds a zero).
+    ``seen`` holds, per branch, each local pair's earlier items (``tcfg.exclude_history``).
     """
     pairs = [(p[0], p[1], p[-1]) for p in pairs]  # a (q, t) pair: the whole batch is local
+    seen = seen or [None] * len(pairs)
     every = [g for _, _, g in pairs]
     cand = _candidates(torch.cat(every), model.cfg.n_items, tcfg, gen)
     vecs = model.items.all_items() if cand is None else model.items(cand)
     log_q = _log_q(counts, sum(len(g) for g in every), tcfg) if (tcfg.logq and cand is not None) else None
     if sharded:
-        losses = [_softmax_loss(q, t, vecs, cand, log_q, "sum") / len(g) for q, t, g in pairs if len(g)]
+        losses = [_softmax_loss(q, t, vecs, cand, log_q, "sum", h) / len(g)
+                  for (q, t, g), h in zip(pairs, seen, strict=True) if len(g)]
     else:
-        losses = [_softmax_loss(q, t, vecs, cand, log_q) for q, t, _ in pairs if len(t)]
+        losses = [_softmax_loss(q, t, vecs, cand, log_q, seen=h)
+                  for (q, t, _), h in zip(pairs, seen, strict=True) if len(t)]
     return torch.stack(losses).sum() if losses else None
 
 
@@ -153,7 +168,7 @@ def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfi
     readout = masks.readout_positions(masks.target_visibility_mask(ts, valid, tcfg.delta_tau))
     b, t = seq.shape
     pos = torch.arange(t, device=seq.device).expand(b, t)
-    pairs = []
+    pairs, seen = [], []
     for k in range(model.cfg.n_branches):
         u, _, _ = model.branch(k, bb, pos[mine])
         tgt_pos = pos + k
@@ -163,7 +178,10 @@ def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfi
         here = ok[mine]
         local = tgt[mine][here]
         pairs.append((q[here], local, local if rows is None else tgt[ok]))
-    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
+        if tcfg.exclude_history:  # everything before the target, read by the query or not
+            before = pos[mine][:, None, :] < tgt_pos[mine][:, :, None]  # [B, T(target), T(item)]
+            seen.append((seq[mine][:, None, :] * before)[here])
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None, seen=seen)
 
 
 def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen):
@@ -350,7 +368,7 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
             total, n = total + loss.item() / world, n + 1
         total = distributed.sum_float(total)  # the shares add up to the global batches' loss
         model.eval()
-        val = validation_hr(model, prep, device, conditioned=conditioned) if main else 0.0
+        val = validation_hr(model, prep, device, conditioned, exclude_history=tcfg.exclude_history) if main else 0.0
         val = distributed.broadcast_float(val)
         history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val,
                         "seconds": round(time.perf_counter() - t0, 1)})
@@ -393,6 +411,9 @@ def fit(
             f"a batch of {tcfg.batch_size} cannot be split across {world} processes",
             f"use --batch-size {world} or more, or fewer processes",
         )
+    if tcfg.exclude_history and (tcfg.negatives >= 0 or tcfg.sft_epochs):
+        raise EngineError("exclude_history applies to pre-training with the full softmax only",
+                          "set negatives to -1 and sft_epochs to 0, or leave exclude_history off")
     set_seed(tcfg.seed)
     log = {}
     if init_from is None:

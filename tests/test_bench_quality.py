@@ -74,6 +74,20 @@ def test_resume_skips_finished_runs_and_adds_new_seeds(quality, monkeypatch):
     assert goal_free == []
 
 
+def test_network_override_reaches_the_model_and_starts_the_runs_afresh(quality, tmp_path, monkeypatch):
+    _, out, txt, root = quality
+    copy = tmp_path / "quality.json"
+    copy.write_text(out.read_text())
+    seen = []
+    real_fit = bq.fit
+    monkeypatch.setattr(bq, "fit", lambda *a, progress, **kw: seen.append(kw) or real_fit(*a, progress=progress, **kw))
+    res = bq.run_quality([str(txt)], ("nip",), (0,), settings=FAST, out=copy,
+                         data_root=root / "prepared", network={"dropout": 0.3})
+    e = res["benchmarks"]["beauty"]
+    assert seen == [{**bq.MODEL_BY_BENCHMARK["beauty"], "dropout": 0.3}] == [e["model"]]
+    assert set(e["runs"]) == {"nip"} and [r["seed"] for r in e["runs"]["nip"]] == [0]
+
+
 def test_report_puts_ours_next_to_the_published_rows_per_protocol(quality):
     lines = "\n".join(bq.markdown(quality[0]))
     assert "**s3rec protocol**" in lines and "**climber-pilot protocol**" in lines

@@ -12,7 +12,8 @@ from conftest import TINY_MODEL, TOY_DAY, TOY_START, make_toy_dataset
 from engine import masks
 from engine.conditions import encode
 from engine.data.schema import GENRE, ITEM_ID, TIMESTAMP, USER_ID, Dataset
-from engine.evaluate import next_item, popularity
+from engine.errors import EngineError
+from engine.evaluate import next_item, popularity, validation_hr
 from engine.inference import batch_histories, batched_queries, queries
 from engine.instructions import Instruction
 from engine.model import ClimberPilot
@@ -178,12 +179,17 @@ def _parity_batch(tiny_prep, n=6):
     return model, seq[:n], ts[:n]
 
 
+@pytest.mark.parametrize("exclude_history", [False, True])
 @pytest.mark.parametrize("objective", ["tamip", "mip"])
 @torch.no_grad()
-def test_pretrain_loss_matches_reference(tiny_prep, objective):
-    """Branch k, read at p(t) (last item visible to target t), predicts item t+k (method §3)."""
+def test_pretrain_loss_matches_reference(tiny_prep, objective, exclude_history):
+    """Branch k, read at p(t) (last item visible to target t), predicts item t+k (method §3).
+
+    With ``exclude_history`` every item before t+k, visible to the query or not, leaves the
+    softmax unless it is the target itself (the toy users do repeat items).
+    """
     model, seq, ts = _parity_batch(tiny_prep)
-    tcfg = objective_config(objective, negatives=-1)
+    tcfg = objective_config(objective, negatives=-1, exclude_history=exclude_history)
     got = pretrain_loss(model, seq, ts, tcfg, torch.Generator().manual_seed(0), None)
     vecs = model.items.all_items()
     bb = model.backbone(seq, ts)
@@ -201,9 +207,45 @@ def test_pretrain_loss_matches_reference(tiny_prep, objective):
                 if not earlier:
                     continue
                 logits = u[x, max(earlier)] @ vecs.T
-                losses.append(torch.nn.functional.cross_entropy(logits[None], seq[x, pos + k][None] - 1))
+                target = seq[x, pos + k]
+                if exclude_history:
+                    before = {int(i) for i in seq[x, :pos + k] if 0 < i != target}
+                    logits[[i - 1 for i in before]] = float("-inf")
+                losses.append(torch.nn.functional.cross_entropy(logits[None], target[None] - 1))
         total += torch.stack(losses).mean()
     assert torch.allclose(got, total, rtol=1e-4, atol=1e-5)
+
+
+@torch.no_grad()
+def test_history_exclusion_holds_when_the_batch_is_sharded(tiny_prep):
+    """Data parallelism: each process drops its own rows' earlier items; the shares add up."""
+    model, seq, ts = _parity_batch(tiny_prep)
+    tcfg = objective_config("mip", negatives=-1, exclude_history=True)
+    whole = pretrain_loss(model, seq, ts, tcfg, torch.Generator().manual_seed(0), None)
+    shares = [pretrain_loss(model, seq, ts, tcfg, torch.Generator().manual_seed(0), None, rows=r)
+              for r in (slice(0, 2), slice(2, 6))]
+    assert torch.allclose(whole, sum(shares), rtol=1e-5, atol=1e-6)
+
+
+def test_validation_without_history_ranks_as_the_s3rec_protocol(tiny_fit, tiny_prep):
+    model = tiny_fit[0]
+    plain = validation_hr(model, tiny_prep, "cpu", k=3)
+    without = validation_hr(model, tiny_prep, "cpu", k=3, exclude_history=True)
+    splits = [s for s in tiny_prep.splits if s.val_target]
+    u = batched_queries(model, [s.train for s in splits], device="cpu")
+    scores = u @ model.items.all_items().T
+    for x, s in enumerate(splits):  # what the S3-Rec protocol does by hand
+        scores[x, [i - 1 for i in set(s.train.items.tolist()) - {s.val_target}]] = float("-inf")
+    by_hand = (scores > scores[torch.arange(len(splits)), [s.val_target - 1 for s in splits]][:, None]).sum(1)
+    assert without == pytest.approx(float((by_hand < 3).double().mean()))
+    assert without > plain  # toy users repeat items: their history crowds the plain top 3
+
+
+@pytest.mark.parametrize("other", [{}, {"negatives": -1, "sft_epochs": 1}])
+def test_history_exclusion_outside_full_softmax_pretraining_is_refused(tiny_prep, other):
+    tcfg = objective_config("nip", **{**FAST, "exclude_history": True, **other})
+    with pytest.raises(EngineError, match="pre-training with the full softmax only"):
+        fit(tiny_prep, tcfg, torch.device("cpu"), progress=False, **TINY_MODEL)
 
 
 @torch.no_grad()
