@@ -252,6 +252,45 @@ def markdown(result: dict) -> list[str]:
     return lines
 
 
+def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file: str = "") -> list[str]:
+    """Runs kept beside the reported ones (``results/bench_quality_*.json``): other recipes.
+
+    Each row says what differs from the reported recipe of its benchmark (whose own row comes
+    first), test HR@10 per seed and the mean best validation HR@10 that stopped training,
+    which compares only between rows that rank validation the same way.
+    """
+    from engine.report import md_table
+
+    reported = (result or {}).get("benchmarks", {})
+    tried = [(name, key, e, obj) for name, probe in sorted(probes.items())
+             for key, e in probe.get("benchmarks", {}).items() for obj, runs in e["runs"].items() if runs]
+    rows = []
+    for key, obj in dict.fromkeys((key, obj) for _, key, _, obj in tried):
+        if reported.get(key, {}).get("runs", {}).get(obj):
+            rows.append(_recipe_row(reported[key], obj, "reported recipe", reported_file))
+    for name, key, e, obj in tried:
+        base = reported.get(key, {})
+        diff = {k: v for k, v in e["settings"].items() if base.get("settings", {}).get(k) != v}
+        diff |= {k: v for k, v in e.get("model", {}).items() if base.get("model", {}).get(k) != v}
+        rows.append(_recipe_row(e, obj, f"`{diff}`" if diff else "same", name))
+    if not rows:
+        return []
+    return ["", "### Other recipes tried (not the rows above)", "",
+            "Test HR@10 under the S3-Rec protocol; *changes* are against the reported recipe of the "
+            "same benchmark.", "",
+            md_table(["benchmark", "model", "changes", "seeds", "HR@10 per seed", "HR@10", "validation HR@10",
+                      "epochs", "file"], rows)]
+
+
+def _recipe_row(e: dict, obj: str, changes: str, file: str) -> list:
+    runs = e["runs"][obj]
+    val = sum(r["best_val_HR@10"] for r in runs) / len(runs)
+    return [e["dataset"], obj.upper(), changes, len(runs), ", ".join(f"{r['s3rec']['HR@10']:.4f}" for r in runs),
+            _pm(e["summary"][obj]["s3rec"]["HR@10"], len(runs)),
+            f"{val:.3f}" + (" (history excluded)" if e["settings"].get("exclude_history") else ""),
+            "/".join(str(r["epochs"]) for r in runs), f"`{file}`"]
+
+
 def _pm(v: dict, seeds: int) -> str:
     return f"{v['mean']:.4f} ± {v['sd']:.4f}" if seeds > 1 else f"{v['mean']:.4f}"
 

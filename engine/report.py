@@ -3,7 +3,7 @@
 Inputs: ``results/bench_latency.json`` (:mod:`engine.bench_latency`),
 ``results/bench_train.json`` (:mod:`engine.bench_train`), ``assets/metrics.json``
 (quality of the shipped models, :mod:`engine.ship`), ``results/bench_quality.json``
-(:mod:`engine.bench_quality`) and ``results/conditioning.json`` (Table 4,
+(:mod:`engine.bench_quality`; other recipes tried in ``results/bench_quality_*.json``) and ``results/conditioning.json`` (Table 4,
 :mod:`engine.experiments`). A missing input becomes a section
 that says which command produces it.
 """
@@ -202,7 +202,7 @@ def _quality(metrics: dict) -> list[str]:
 
 def render(latency: dict | None, train: dict | None, metrics: dict | None,
            sources: dict[str, str] | None = None, quality: dict | None = None,
-           conditioning: dict | None = None) -> str:
+           conditioning: dict | None = None, quality_probes: dict[str, dict] | None = None) -> str:
     sources = sources or {}
     used = ", ".join(f"`{p}`" for p in sources.values()) or "the benchmark JSON files"
     out = ["# Benchmarks", "",
@@ -221,11 +221,13 @@ def render(latency: dict | None, train: dict | None, metrics: dict | None,
     out += _quality(metrics) if metrics else [
         "## Quality", "", "No `assets/metrics.json`: run `python -m engine train --ship`.", ""]
     from engine.bench_quality import markdown as quality_markdown
+    from engine.bench_quality import recipes_markdown
     from engine.experiments import conditioning_markdown
 
-    out += quality_markdown(quality) + [""] if quality else [
+    out += quality_markdown(quality) if quality else [
         "## Ranking quality against published tables", "",
-        "Not measured yet: run `python -m engine bench quality`.", ""]
+        "Not measured yet: run `python -m engine bench quality`."]
+    out += recipes_markdown(quality, quality_probes or {}, sources.get("quality", "")) + [""]
     out += conditioning_markdown(conditioning) + [""] if conditioning else [
         "## Instruction following against other conditioning methods", "",
         "Not measured yet: run `python -m engine experiment conditioning`.", ""]
@@ -248,8 +250,11 @@ def write_report(latency_path: Path | None = bc.LATENCY_JSON, train_path: Path |
               (("latency", latency_path), ("train", train_path), ("metrics", metrics_path),
                ("quality", quality_path), ("conditioning", conditioning_path))}
     sources = {name: _rel(p) for name, (p, d) in loaded.items() if d is not None}
+    probes = {}
+    if quality_path is not None:  # other recipes, kept beside the reported runs
+        probes = {_rel(p): _load(p) for p in sorted(Path(quality_path).parent.glob(f"{Path(quality_path).stem}_*.json"))}
     text = render(*(loaded[n][1] for n in ("latency", "train", "metrics")), sources,
-                  loaded["quality"][1], loaded["conditioning"][1])
+                  loaded["quality"][1], loaded["conditioning"][1], probes)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out

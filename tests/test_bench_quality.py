@@ -86,6 +86,11 @@ def test_network_override_reaches_the_model_and_starts_the_runs_afresh(quality, 
     e = res["benchmarks"]["beauty"]
     assert seen == [{**bq.MODEL_BY_BENCHMARK["beauty"], "dropout": 0.3}] == [e["model"]]
     assert set(e["runs"]) == {"nip"} and [r["seed"] for r in e["runs"]["nip"]] == [0]
+    # kept beside the reported runs, it becomes a row that names what it changed
+    table = "\n".join(bq.recipes_markdown(json.loads(out.read_text()), {"probe.json": res}, "quality.json"))
+    assert "| Beauty | NIP | reported recipe |" in table
+    assert "| Beauty | NIP | `{'dropout': 0.3}` | 1 |" in table and "`probe.json`" in table
+    assert bq.recipes_markdown(res, {}) == []
 
 
 def test_report_puts_ours_next_to_the_published_rows_per_protocol(quality):
