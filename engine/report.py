@@ -3,9 +3,9 @@
 Inputs: ``results/bench_latency.json`` (:mod:`engine.bench_latency`),
 ``results/bench_train.json`` (:mod:`engine.bench_train`), ``assets/metrics.json``
 (quality of the shipped models, :mod:`engine.ship`), ``results/bench_quality.json``
-(:mod:`engine.bench_quality`; other recipes tried in ``results/bench_quality_*.json``) and ``results/conditioning.json`` (Table 4,
-:mod:`engine.experiments`). A missing input becomes a section
-that says which command produces it.
+(:mod:`engine.bench_quality`; other recipes tried in ``results/bench_quality_*.json``) and
+``results/conditioning.json`` (Table 4, :mod:`engine.experiments`). A missing input becomes
+a section that says which command produces it.
 """
 
 from __future__ import annotations
@@ -252,7 +252,8 @@ def write_report(latency_path: Path | None = bc.LATENCY_JSON, train_path: Path |
     sources = {name: _rel(p) for name, (p, d) in loaded.items() if d is not None}
     probes = {}
     if quality_path is not None:  # other recipes, kept beside the reported runs
-        probes = {_rel(p): _load(p) for p in sorted(Path(quality_path).parent.glob(f"{Path(quality_path).stem}_*.json"))}
+        quality_path = Path(quality_path)
+        probes = {_rel(p): _load(p) for p in sorted(quality_path.parent.glob(f"{quality_path.stem}_*.json"))}
     text = render(*(loaded[n][1] for n in ("latency", "train", "metrics")), sources,
                   loaded["quality"][1], loaded["conditioning"][1], probes)
     out.parent.mkdir(parents=True, exist_ok=True)
