@@ -285,7 +285,7 @@ def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file
 
 def _recipe_row(e: dict, obj: str, changes: str, file: str) -> list:
     runs = e["runs"][obj]
-    val = sum(r["best_val_HR@10"] for r in runs) / len(runs)
+    val, _ = mean_std([r["best_val_HR@10"] for r in runs])
     return [e["dataset"], obj.upper(), changes, len(runs), ", ".join(f"{r['s3rec']['HR@10']:.4f}" for r in runs),
             _pm(e["summary"][obj]["s3rec"]["HR@10"], len(runs)),
             f"{val:.3f}" + (" (history excluded)" if e["settings"].get("exclude_history") else ""),
