@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine import bench_quality as bq
+from engine.data.s3rec import LOADER_VERSION
 
 FAST = {"max_epochs": 1, "patience": 1, "batch_size": 64}
 
@@ -91,6 +92,28 @@ def test_network_override_reaches_the_model_and_starts_the_runs_afresh(quality, 
     assert "| Beauty | NIP | reported recipe |" in table
     assert "| Beauty | NIP | `{'dropout': 0.3}` | 1 |" in table and "`probe.json`" in table
     assert bq.recipes_markdown(res, {}) == []
+
+
+def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(quality, tmp_path, monkeypatch):
+    _, out, txt, root = quality
+    copy = tmp_path / "quality.json"
+    old = json.loads(out.read_text())
+    assert old["benchmarks"]["beauty"]["s3rec_loader"] == LOADER_VERSION
+    old["benchmarks"]["beauty"]["s3rec_loader"] = LOADER_VERSION - 1  # runs made on the old folder
+    copy.write_text(json.dumps(old))
+    prepared = tmp_path / "prepared"
+    folder = bq.prepared_dir("beauty", txt, prepared)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "s3rec_loader"}))
+    (folder / "items.parquet").write_bytes(b"stale")
+    calls = []
+    real_fit = bq.fit
+    monkeypatch.setattr(bq, "fit", lambda *a, **kw: calls.append(a[1].seed) or real_fit(*a, **kw))
+    res = bq.run_quality([str(txt)], ("nip",), (0,), settings=FAST, out=copy, data_root=prepared)
+    assert json.loads((folder / "meta.json").read_text())["s3rec_loader"] == LOADER_VERSION
+    assert calls == [0]  # seed 0 existed, but on the old data
+    e = res["benchmarks"]["beauty"]
+    assert e["s3rec_loader"] == LOADER_VERSION and set(e["runs"]) == {"nip"}
 
 
 def test_report_puts_ours_next_to_the_published_rows_per_protocol(quality):

@@ -11,8 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.data.io import load_dataset
-from engine.data.s3rec import build_s3rec, prepare_s3rec
-from engine.data.schema import ITEM_ID, NAME, TIMESTAMP, UNKNOWN, USER_ID
+from engine.data.labels import popularity_tiers
+from engine.data.s3rec import HELD_OUT, build_s3rec, prepare_s3rec
+from engine.data.schema import (
+    ITEM_ID,
+    LISTENERS,
+    NAME,
+    PLAYS,
+    POPULARITY,
+    TIMESTAMP,
+    UNKNOWN,
+    USER_ID,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -59,6 +69,30 @@ def test_lastfm_enrichment(lastfm) -> None:
     same_user = inter[USER_ID].to_numpy()[1:] == inter[USER_ID].to_numpy()[:-1]
     assert (np.diff(inter[TIMESTAMP].to_numpy())[same_user] >= 0).all()
     assert (inter[TIMESTAMP] % 86400 == 0).all() and inter[TIMESTAMP].min() > 10**9
+
+
+def test_lastfm_tiers_leave_out_held_out_items(lastfm) -> None:
+    """HetRec's listener counts include every test listening: the tier must not come from them."""
+    seqs = _file_sequences(LASTFM_TXT)
+    counts = {}
+    for items in seqs.values():
+        for i in items[:-HELD_OUT]:
+            counts[i] = counts.get(i, 0) + 1
+    ids = lastfm.items[ITEM_ID]
+    n = ids.map(counts).fillna(0)  # no repeats in this file: listeners = plays
+    assert (lastfm.items[POPULARITY].to_numpy() == popularity_tiers(n, n)).all()
+
+
+def test_tiers_never_count_validation_or_test_items(tmp_path: Path) -> None:
+    """Item 9 is only ever a last or second-last item: counted in, it would be the head."""
+    txt = tmp_path / "bench.txt"
+    txt.write_text("".join(f"{u} {u % 3 + 1} 9\n" for u in range(1, 7)) + "7 1 2 3 9 4\n8 9 5\n")
+    ds = build_s3rec(txt)
+    row = ds.items.set_index(ITEM_ID).loc[9]
+    assert (row[LISTENERS], row[PLAYS], row[POPULARITY]) == (0, 0, "tail")
+    train = ds.items.set_index(ITEM_ID)[LISTENERS].to_dict()
+    assert train == {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 9: 0}  # user 7 contributes 1, 2, 3; the rest nothing
+    assert "validation and test" in ds.card[POPULARITY]
 
 
 def test_beauty_counts() -> None:
