@@ -25,6 +25,7 @@ import torch
 from engine import bench_common as bc
 from engine.data.io import load_dataset, read_meta
 from engine.data.paths import find_shared, is_prepared, repo_root
+from engine.data.s3rec import LOADER_VERSION, prepare_s3rec
 from engine.errors import DataError
 from engine.evaluate import next_item, popularity
 from engine.metrics import mean_std
@@ -108,8 +109,6 @@ def resolve(name_or_path: str) -> tuple[str, Path, float | None]:
 
 def prepared_dir(key: str, txt: Path, root: Path | None = None) -> Path:
     """Git-ignored folder under ``sample_data/`` (derived from licensed benchmark files)."""
-    from engine.data.s3rec import LOADER_VERSION, prepare_s3rec
-
     out = (root or repo_root() / "sample_data") / f"s3rec-{key}"
     if not is_prepared(out) or read_meta(out).get("s3rec_loader") != LOADER_VERSION:
         prepare_s3rec(txt, out)
@@ -147,12 +146,12 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
         cfg = {**SETTINGS, **TRAIN_BY_BENCHMARK.get(key, {}), **(settings or {})}
         net = {**MODEL_BY_BENCHMARK.get(key, {}), **(network or {})}
         entry = result["benchmarks"].get(key, {})
-        loader = read_meta(folder).get("s3rec_loader")
-        if entry.get("settings") != cfg or entry.get("model", {}) != net or entry.get("s3rec_loader") != loader:
+        stale = entry.get("s3rec_loader") != LOADER_VERSION  # prepared_dir has rebuilt such a folder
+        if entry.get("settings") != cfg or entry.get("model", {}) != net or stale:
             entry = {}  # other settings or data: earlier runs do not count
         timestamps = ds.time_resolution > 0
         entry.update({
-            "dataset": ds.name, "file": txt.name, "s3rec_loader": loader, "settings": cfg, "model": net,
+            "dataset": ds.name, "file": txt.name, "s3rec_loader": LOADER_VERSION, "settings": cfg, "model": net,
             "goal_hr10": goal,
             "users": len(prep.splits), "items": prep.catalogue.n_items, "timestamps": timestamps,
             "popularity": {p: popularity(prep, ex, KS) for p, ex in PROTOCOLS.items()},
