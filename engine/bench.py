@@ -69,7 +69,7 @@ def register(sub) -> None:
     qu.add_argument("--seeds", type=_ints, default=(0, 1, 2))
     qu.add_argument("--settings", type=json.loads, default=None, help="TrainConfig overrides as JSON")
     qu.add_argument("--model", type=json.loads, default=None,
-                    help='network overrides as JSON, e.g. \'{"dropout": 0.5}\' (ModelConfig fields)')
+                    help='network overrides as JSON, e.g. \'{"dropout": 0.5, "tags": false}\' (ModelConfig fields; tags: embed the item tag bag)')
     qu.add_argument("--fresh", action="store_true", help="ignore runs already in the JSON (default: resume)")
     qu.add_argument("--threads", type=int, default=2)
     qu.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

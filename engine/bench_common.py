@@ -183,8 +183,8 @@ def summarize(ns: list[int] | np.ndarray) -> dict:
 
 
 def encoder_flops(cfg: ModelConfig, t: int) -> int:
-    """Item encoder over ``t`` tokens: the projection of ID ⊕ attribute embeddings to d."""
-    return 2 * t * (cfg.d_model + cfg.d_attr * len(cfg.attr_values)) * cfg.d_model
+    """Item encoder over ``t`` tokens: the projection of ID ⊕ attribute (⊕ tag bag) embeddings to d."""
+    return 2 * t * (cfg.d_model + cfg.d_attr * (len(cfg.attr_values) + bool(cfg.tag_values))) * cfg.d_model
 
 
 def backbone_flops(cfg: ModelConfig, t: int) -> int:

@@ -191,7 +191,8 @@ def _variants(rec: Recommender, length: int, seed: int):
     if length <= cfg.max_len:
         return [("checkpoint", rec.model)]
     torch.manual_seed(seed)
-    long = ClimberPilot(replace(cfg, max_len=length), rec.model.items.item_attrs.cpu()).eval()
+    items = rec.model.items
+    long = ClimberPilot(replace(cfg, max_len=length), items.item_attrs, items.item_tags).cpu().eval()
     return [
         (f"checkpoint (uses last {cfg.max_len})", rec.model),
         (f"random init, max_len={length}", long),

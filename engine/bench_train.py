@@ -19,9 +19,16 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from engine import bench_common as bc
-from engine.model import ClimberPilot, param_count
+from engine.model import param_count
 from engine.sequences import windows
-from engine.train import Prepared, model_config, objective_config, pretrain_loss, set_seed
+from engine.train import (
+    Prepared,
+    build_model,
+    model_config,
+    objective_config,
+    pretrain_loss,
+    set_seed,
+)
 
 RECORDED_NOTE = (
     "as recorded by training (engine.train: stage wall time including the per-epoch validation); "
@@ -50,7 +57,7 @@ def run_train(
     tcfg = objective_config("tamip", **train_overrides)
     gen = set_seed(tcfg.seed)
     cfg = model_config(prep, **model_overrides)
-    model = ClimberPilot(cfg, prep.catalogue.item_attrs).train()
+    model = build_model(cfg, prep.catalogue).train()
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     seq, ts = windows(prep.train_seqs(), cfg.max_len)
     counts = torch.as_tensor(prep.counts, dtype=torch.float32) + 1.0
@@ -95,7 +102,7 @@ def run_train(
         "machine": bc.machine_at_end(machine, probe),
         "data": {"dataset": prep.dataset.name, "note": data_note, "windows": len(seq),
                  "n_items": prep.catalogue.n_items},
-        "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values",)},
+        "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values", "tag_values")},
                    "train": asdict(tcfg), "parameters": param_count(model)},
         "throughput": {
             "steps": steps, "warmup": warmup, "batch_size": bs, "threads": threads,

@@ -34,10 +34,10 @@ class Checkpoint:
 
     def build(self, device: torch.device | str = "cpu") -> ClimberPilot:
         attrs = self.state_dict["items.item_attrs"]
-        model = ClimberPilot(self.model_config, attrs)
         try:
+            model = ClimberPilot(self.model_config, attrs, self.state_dict.get("items.item_tags"))
             model.load_state_dict(self.state_dict)
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:
             raise CheckpointError(
                 f"the weights do not fit the model described in the checkpoint ({exc})".split("\n")[0],
                 "the file is damaged or from another version: rebuild it with `python -m engine train`",

@@ -120,22 +120,37 @@ class Block(nn.Module):
 
 
 class ItemEncoder(nn.Module):
-    """ID embedding ⊕ attribute embeddings → d. Embeds history tokens and candidates alike."""
+    """ID embedding ⊕ attribute embeddings (⊕ mean of tag embeddings) → d.
 
-    def __init__(self, cfg: ModelConfig, item_attrs: Tensor) -> None:
+    Embeds history tokens and candidates alike. The tag bag (``cfg.tag_values``) carries
+    multi-valued attributes; an item without tags gets a zero bag.
+    """
+
+    def __init__(self, cfg: ModelConfig, item_attrs: Tensor, item_tags: Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("item_attrs", item_attrs.long(), persistent=True)  # [N+1, A]
         self.id = nn.Embedding(cfg.n_items + 1, cfg.d_model, padding_idx=0)
         self.attrs = nn.ModuleList(
             nn.Embedding(len(v) + 1, cfg.d_attr, padding_idx=0) for v in cfg.attr_values
         )
-        self.proj = nn.Linear(cfg.d_model + cfg.d_attr * len(cfg.attr_values), cfg.d_model)
+        width = cfg.d_model + cfg.d_attr * len(cfg.attr_values)
+        if cfg.tag_values and item_tags is None:
+            raise ValueError("the config has tag_values but no item_tags were given")
+        # [N+1, M]; a None buffer (no tags) stays out of the state dict
+        self.register_buffer("item_tags", item_tags.long() if cfg.tag_values else None, persistent=True)
+        self.tags = None
+        if cfg.tag_values:
+            self.tags = nn.EmbeddingBag(len(cfg.tag_values) + 1, cfg.d_attr, mode="mean", padding_idx=0)
+            width += cfg.d_attr
+        self.proj = nn.Linear(width, cfg.d_model)
         nn.init.normal_(self.id.weight, std=0.02)
 
     def forward(self, idx: Tensor) -> Tensor:
         parts = [self.id(idx)]
         a = self.item_attrs[idx]
         parts += [emb(a[..., n]) for n, emb in enumerate(self.attrs)]
+        if self.tags is not None:
+            parts.append(self.tags(self.item_tags[idx.reshape(-1)]).view(*idx.shape, -1))
         return self.proj(torch.cat(parts, dim=-1))
 
     def all_items(self) -> Tensor:
@@ -158,10 +173,10 @@ class Backbone:
 class ClimberPilot(nn.Module):
     """Causal backbone + K unshared one-layer branches; branch 1 serves queries."""
 
-    def __init__(self, cfg: ModelConfig, item_attrs: Tensor) -> None:
+    def __init__(self, cfg: ModelConfig, item_attrs: Tensor, item_tags: Tensor | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.items = ItemEncoder(cfg, item_attrs)
+        self.items = ItemEncoder(cfg, item_attrs, item_tags)
         self.emb_drop = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_h = nn.LayerNorm(cfg.d_model)
@@ -190,7 +205,8 @@ class ClimberPilot(nn.Module):
         """
         from dataclasses import replace
 
-        other = ClimberPilot(replace(self.cfg, conditioning=conditioning), self.items.item_attrs)
+        other = ClimberPilot(replace(self.cfg, conditioning=conditioning), self.items.item_attrs,
+                             self.items.item_tags)
         missing, unexpected = other.load_state_dict(self.state_dict(), strict=False)
         if unexpected or not all(k.startswith("cond_") for k in missing):
             raise ValueError(f"weights do not carry over: missing {missing}, unexpected {unexpected}")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.data.schema import ITEM_ID, NAME, TIMESTAMP, USER_ID, Dataset
+from engine.data.schema import ITEM_ID, NAME, TAG, TIMESTAMP, USER_ID, Dataset
 from engine.errors import HistoryError
 
 
@@ -27,6 +27,8 @@ class Catalogue:
     attr_values: tuple[tuple[str, ...], ...]
     item_attrs: torch.Tensor  # [N+1, A] value indices (row 0 = padding)
     index_of: dict[int, int]  # item_id -> model index
+    tag_values: tuple[str, ...] = ()  # the multi-valued attribute vocabulary (index i+1)
+    item_tags: torch.Tensor | None = None  # [N+1, M] tag indices per item, 0-padded
 
     @property
     def n_items(self) -> int:
@@ -39,6 +41,9 @@ class Catalogue:
         h.update(np.ascontiguousarray(self.items[ITEM_ID].to_numpy(np.int64)).tobytes())
         h.update(self.item_attrs.numpy().tobytes())
         h.update(repr(self.attr_values).encode())
+        if self.item_tags is not None:
+            h.update(self.item_tags.numpy().tobytes())
+            h.update(repr(self.tag_values).encode())
         return h.hexdigest()[:16]
 
     def indices(self, item_ids, *, what: str = "history") -> np.ndarray:
@@ -66,7 +71,24 @@ def build_catalogue(ds: Dataset, attr_values: tuple[tuple[str, ...], ...] | None
     index_of = {int(i): n + 1 for n, i in enumerate(items[ITEM_ID].to_numpy())}
     cols = [ITEM_ID, NAME, *ds.attributes]
     extra = [c for c in items.columns if c not in cols]
-    return Catalogue(items[cols + extra], tuple(ds.attributes), attr_values, item_attrs, index_of)
+    tag_values, item_tags = _tag_matrix(ds, index_of)
+    return Catalogue(items[cols + extra], tuple(ds.attributes), attr_values, item_attrs, index_of,
+                     tag_values, item_tags)
+
+
+def _tag_matrix(ds: Dataset, index_of: dict[int, int]) -> tuple[tuple[str, ...], torch.Tensor | None]:
+    """The tag vocabulary and each item's tag indices (ascending, 0-padded to the longest)."""
+    if ds.item_tags is None or ds.item_tags.empty:
+        return (), None
+    tags = ds.item_tags
+    values = tuple(sorted(tags[TAG].astype(str).unique()))
+    rows = pd.DataFrame({"item": tags[ITEM_ID].map(index_of).to_numpy(),
+                         "tag": tags[TAG].astype(str).map({v: i + 1 for i, v in enumerate(values)}).to_numpy()})
+    rows = rows.sort_values(["item", "tag"], kind="stable")
+    slot = rows.groupby("item").cumcount().to_numpy()
+    out = torch.zeros(len(index_of) + 1, int(slot.max()) + 1, dtype=torch.long)
+    out[rows["item"].to_numpy(), slot] = torch.tensor(rows["tag"].to_numpy(np.int64))
+    return values, out
 
 
 @dataclass(frozen=True)

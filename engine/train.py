@@ -78,17 +78,27 @@ def prepare_for(ds: Dataset, tcfg: TrainConfig, attr_values=None) -> Prepared:
     return prepare(ds, tcfg.holdout, tcfg.day_boundary and ds.time_resolution > 0, attr_values)
 
 
-def model_config(prep: Prepared, **overrides) -> ModelConfig:
+def model_config(prep: Prepared, tags: bool = False, **overrides) -> ModelConfig:
+    """``tags``: embed the catalogue's multi-valued attributes (``item_tags``) as a bag."""
     ds = prep.dataset
     cond = tuple(a for a in COND_ATTRIBUTES if a in ds.attributes)
+    if tags and prep.catalogue.item_tags is None:
+        raise EngineError(f"{ds.name} has no item tags to embed",
+                          "prepare it from a file with item attributes (S3-Rec item2attributes), or drop tags")
     return ModelConfig(
         n_items=prep.catalogue.n_items,
         attributes=tuple(ds.attributes),
         attr_values=prep.catalogue.attr_values,
         cond_attributes=cond,
+        tag_values=prep.catalogue.tag_values if tags else (),
         time_unit=ds.time_resolution,
         **overrides,
     )
+
+
+def build_model(cfg: ModelConfig, cat: Catalogue) -> ClimberPilot:
+    """A fresh network for ``cat`` (its tag matrix only when the config embeds tags)."""
+    return ClimberPilot(cfg, cat.item_attrs, cat.item_tags if cfg.tag_values else None)
 
 
 # --------------------------------------------------------------------------- losses
@@ -420,7 +430,7 @@ def fit(
         n_branches = model_overrides.pop("n_branches", 2)
         n_branches = 1 if tcfg.objective == "nip" else n_branches
         cfg = model_config(prep, n_branches=n_branches, **model_overrides)
-        model = ClimberPilot(cfg, prep.catalogue.item_attrs).to(device)
+        model = build_model(cfg, prep.catalogue).to(device)
     else:
         model = copy.deepcopy(init_from).to(device)
     ddp = _data_parallel(model, device) if world > 1 else None  # one wrapper for both stages
@@ -475,6 +485,8 @@ def register(sub) -> None:
     p.add_argument("--negatives", type=int, default=TrainConfig.negatives)
     p.add_argument("--length-buckets", type=int, default=TrainConfig.length_buckets,
                    help="sort pools of N batches by length and trim padding (short sequences; 0: off)")
+    p.add_argument("--tags", action="store_true",
+                   help="embed the data's item tags as a bag (S3-Rec item2attributes; see README)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="under torchrun, auto gives process i cuda:i when there are GPUs, else the CPU")
@@ -516,7 +528,7 @@ def _train_and_save(args, device: torch.device) -> int:
         day_boundary=not args.leave_last_out,
     )
     prep = prepare_for(ds, tcfg)
-    model, log = fit(prep, tcfg, device)
+    model, log = fit(prep, tcfg, device, tags=args.tags)
     if not distributed.is_main():  # rank 0 evaluates, writes and prints
         return 0
     metrics = {"training": log, **evaluate_all(model, prep, device)}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine import bench_quality as bq
-from engine.data.s3rec import LOADER_VERSION
+from engine.data.s3rec import LOADER_VERSION, SAME_INPUTS_SINCE
 
 FAST = {"max_epochs": 1, "patience": 1, "batch_size": 64}
 
@@ -94,12 +94,23 @@ def test_network_override_reaches_the_model_and_starts_the_runs_afresh(quality, 
     assert bq.recipes_markdown(res, {}) == []
 
 
+def test_a_probe_row_names_options_it_ran_without():
+    def entry(model):
+        run = {"seed": 0, "s3rec": {"HR@10": 0.08}, "best_val_HR@10": 0.1, "epochs": 3}
+        return {"dataset": "LastFM", "settings": {"lr": 1e-3}, "model": model, "runs": {"nip": [run]},
+                "summary": {"nip": {"s3rec": {"HR@10": {"mean": 0.08, "sd": 0.0}}}}}
+
+    reported = {"benchmarks": {"lastfm": entry({"tags": True})}}
+    table = "\n".join(bq.recipes_markdown(reported, {"old.json": {"benchmarks": {"lastfm": entry({})}}}))
+    assert "| LastFM | NIP | `{'tags': 'default'}` | 1 |" in table
+
+
 def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(quality, tmp_path, monkeypatch):
     _, out, txt, root = quality
     copy = tmp_path / "quality.json"
     old = json.loads(out.read_text())
     assert old["benchmarks"]["beauty"]["s3rec_loader"] == LOADER_VERSION
-    old["benchmarks"]["beauty"]["s3rec_loader"] = LOADER_VERSION - 1  # runs made on the old folder
+    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE - 1  # runs made on other inputs
     copy.write_text(json.dumps(old))
     prepared = tmp_path / "prepared"
     folder = bq.prepared_dir("beauty", txt, prepared)
@@ -114,6 +125,20 @@ def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(qual
     assert calls == [0]  # seed 0 existed, but on the old data
     e = res["benchmarks"]["beauty"]
     assert e["s3rec_loader"] == LOADER_VERSION and set(e["runs"]) == {"nip"}
+
+
+def test_runs_from_a_loader_with_the_same_inputs_are_kept(quality, tmp_path, monkeypatch):
+    """A loader version that only added a table (item tags) does not void the runs made before."""
+    _, out, txt, root = quality
+    copy = tmp_path / "quality.json"
+    old = json.loads(out.read_text())
+    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE
+    copy.write_text(json.dumps(old))
+    monkeypatch.setattr(bq, "fit", lambda *a, **kw: pytest.fail("a kept run was trained again"))
+    res = bq.run_quality([str(txt)], ("nip",), (0, 1), settings=FAST, out=copy, data_root=root / "prepared")
+    e = res["benchmarks"]["beauty"]
+    assert e["runs"]["nip"] == old["benchmarks"]["beauty"]["runs"]["nip"]
+    assert e["s3rec_loader"] == LOADER_VERSION
 
 
 def test_report_puts_ours_next_to_the_published_rows_per_protocol(quality):

@@ -19,6 +19,7 @@ from engine.data.schema import (
     NAME,
     PLAYS,
     POPULARITY,
+    TAG,
     TIMESTAMP,
     UNKNOWN,
     USER_ID,
@@ -117,9 +118,13 @@ def test_any_file_in_the_format(tmp_path: Path) -> None:
     category = dict(zip(ds.items[ITEM_ID], ds.items["category"], strict=True))
     # Item 3: 8 is most frequent. Item 4: a tie, won by 7 (in 3 items of the catalogue; 8 is in 2).
     assert category == {3: "8", 4: "7", 5: "1", 6: "7", 9: UNKNOWN}
+    # every distinct attribute id of an item is one of its tags (repeats once), as a string
+    tags = ds.item_tags.groupby(ITEM_ID)[TAG].apply(list).to_dict()
+    assert tags == {3: ["7", "8"], 4: ["8", "7"], 5: ["1"], 6: ["7"]}
     out = prepare_s3rec(txt, tmp_path / "out", attributes=attrs)
     back = load_dataset(out)
     assert _sequences(back) == _sequences(ds)
+    assert back.item_tags.equals(ds.item_tags)
     assert json.loads((out / "meta.json").read_text())["time_resolution"] == 0
 
 
@@ -127,7 +132,7 @@ def test_without_attributes_file(tmp_path: Path) -> None:
     txt = tmp_path / "plain.txt"
     txt.write_text("1 10 11\n2 11 12\n")
     ds = build_s3rec(txt)
-    assert ds.attributes == ("popularity_tier",)
+    assert ds.attributes == ("popularity_tier",) and ds.item_tags is None
     assert sorted(ds.items[ITEM_ID]) == [10, 11, 12]
 
 

@@ -22,6 +22,7 @@ from engine.data.schema import (
     CARD_JSON,
     CARD_MD,
     INTERACTIONS_FILE,
+    ITEM_TAGS_FILE,
     ITEMS_FILE,
     META_FILE,
     TOP_ITEMS_FILE,
@@ -110,16 +111,17 @@ def save_dataset(
         "licence": licence,
         "files": {"items": ITEMS_FILE, "interactions": INTERACTIONS_FILE},
     }
-    if ds.top_items is not None:
-        meta["files"]["top_items"] = TOP_ITEMS_FILE
+    optional = {"top_items": (TOP_ITEMS_FILE, ds.top_items), "item_tags": (ITEM_TAGS_FILE, ds.item_tags)}
+    for key, (file_name, table) in optional.items():
+        if table is not None:
+            meta["files"][key] = file_name
     meta.update(extra_meta or {})
     writer = StagedWriter(folder)
     try:
         writer.add(ITEMS_FILE, lambda p: ds.items.to_parquet(p, index=False))
         writer.add(INTERACTIONS_FILE, lambda p: ds.interactions.to_parquet(p, index=False))
-        if ds.top_items is not None:
-            writer.add(TOP_ITEMS_FILE, lambda p: ds.top_items.to_parquet(p, index=False))
-        for file_name, table in (extra_tables or {}).items():
+        tables = {f: t for f, t in optional.values() if t is not None} | (extra_tables or {})
+        for file_name, table in tables.items():
             writer.add(file_name, lambda p, t=table: t.to_parquet(p, index=False))
         if ds.card:
             writer.add_text(CARD_JSON, json.dumps(ds.card, indent=2, ensure_ascii=False) + "\n")
@@ -130,8 +132,9 @@ def save_dataset(
         writer.commit()
     finally:
         writer.discard()
-    if ds.top_items is None:
-        (folder / TOP_ITEMS_FILE).unlink(missing_ok=True)  # stale from an earlier preparation
+    for file_name, table in optional.values():
+        if table is None:
+            (folder / file_name).unlink(missing_ok=True)  # stale from an earlier preparation
     return folder
 
 
@@ -173,7 +176,9 @@ def load_dataset(path: str | Path) -> Dataset:
     meta = read_meta(folder)
     items = _read_parquet(folder / ITEMS_FILE)
     interactions = _read_parquet(folder / INTERACTIONS_FILE)
-    top_items = _read_parquet(folder / TOP_ITEMS_FILE) if "top_items" in meta.get("files", {}) else None
+    files = meta.get("files", {})
+    top_items = _read_parquet(folder / TOP_ITEMS_FILE) if "top_items" in files else None
+    item_tags = _read_parquet(folder / ITEM_TAGS_FILE) if "item_tags" in files else None
     card: dict = {}
     if (folder / CARD_JSON).is_file():
         try:
@@ -189,6 +194,7 @@ def load_dataset(path: str | Path) -> Dataset:
         source=str(meta["source"]),
         synthetic=bool(meta["synthetic"]),
         top_items=top_items,
+        item_tags=item_tags,
         card=card,
     )
     return validate_dataset(ds, str(folder))

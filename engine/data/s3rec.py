@@ -7,7 +7,9 @@ names.
 
 - Items get ``category`` = the item's most frequent attribute id, as a string (ties: the
   attribute more frequent over the whole catalogue, then the smaller id). For Amazon the
-  ids are anonymous brand/category ids, so this is usually a top-level category.
+  ids are anonymous brand/category ids, so this is usually a top-level category. Every
+  distinct attribute id of an item also goes to ``item_tags``, which the model may embed
+  as a bag (``tags`` network option).
   ``popularity_tier`` and the listener/play counts come from the benchmark's own interactions,
   each user's last two (the protocol's validation and test items) left out.
 - Without timestamps, ``timestamp`` = the position in the user's sequence and
@@ -37,6 +39,7 @@ from engine.data.schema import (
     NAME,
     PLAYS,
     POPULARITY,
+    TAG,
     TIMESTAMP,
     UNKNOWN,
     USER_ID,
@@ -53,7 +56,11 @@ USER_MAP = "s3rec_lastfm_user_map.tsv"
 # the Sports ones sat in a higher tier than their training interactions give them (0.4–0.5 % lower).
 HELD_OUT = 2
 # Bumped when a prepared folder would come out different: stale folders are then rebuilt.
-LOADER_VERSION = 2
+# 3 adds the item_tags table and changes nothing else.
+LOADER_VERSION = 3
+# The oldest version whose interactions and item columns equal this one's: results of a
+# model that does not read item_tags stay valid back to it (1 leaked held-out counts).
+SAME_INPUTS_SINCE = 2
 LICENCE = "S3-Rec benchmark files (RUCAIBox/CIKM2020-S3Rec, no licence file): research/benchmarking use only; never commit."
 
 
@@ -229,8 +236,12 @@ def build_s3rec(
         ts, resolution, licence = seq["position"], 0, LICENCE
     inter = pd.DataFrame({USER_ID: seq[USER_ID].to_numpy(), ITEM_ID: seq[ITEM_ID].to_numpy(),
                           TIMESTAMP: np.asarray(ts, dtype="int64")})
+    tags = None
+    if attrs is not None:
+        tags = attrs.drop_duplicates().rename(columns={"attribute_id": TAG}).reset_index(drop=True)
+        tags[TAG] = tags[TAG].astype(str)
     ds = Dataset(name=name, items=items, interactions=inter, attributes=attr_names, time_resolution=resolution,
-                 source=f"S3-Rec benchmark file {txt}")
+                 source=f"S3-Rec benchmark file {txt}", item_tags=tags)
     card = base_card(ds, licence=licence, value_count_attributes=tuple(a for a in attr_names if a != POPULARITY))
     card["order"] = "each user's sequence is exactly the order of the benchmark file (never re-sorted)"
     if resolution == 0:
@@ -238,6 +249,8 @@ def build_s3rec(
     if attrs is not None:
         card[CATEGORY] = ("the item's most frequent attribute id from the item2attributes file, as a string "
                           "(ties: more frequent in the catalogue, then smaller id); ids are anonymous")
+        card["item_tags"] = (f"every distinct attribute id of an item ({len(tags):,} rows, "
+                             f"{tags[TAG].nunique():,} ids), in file order")
     card[POPULARITY] = (f"head/torso/tail from this file's interactions without each user's last {HELD_OUT} "
                         "(the protocol's validation and test items): no held-out interaction feeds an input")
     card["handling"] = handled

@@ -24,6 +24,7 @@ POPULARITY = "popularity_tier"  # "head" / "torso" / "tail"
 LISTENERS = "listeners"
 PLAYS = "plays"
 RANK = "rank"
+TAG = "tag"  # one of an item's multi-valued attributes (item_tags table)
 
 UNKNOWN = "unknown"
 EXPLICIT_VALUES = ("true", "false", UNKNOWN)
@@ -33,6 +34,7 @@ POPULARITY_TIERS = ("head", "torso", "tail")
 ITEMS_FILE = "items.parquet"
 INTERACTIONS_FILE = "interactions.parquet"
 TOP_ITEMS_FILE = "top_items.parquet"  # optional: user_id, item_id, plays, rank
+ITEM_TAGS_FILE = "item_tags.parquet"  # optional: item_id, tag
 META_FILE = "meta.json"
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
@@ -50,6 +52,9 @@ class Dataset:
     - ``attributes``: the categorical item columns the model embeds and instructions use.
     - ``time_resolution``: seconds per meaningful tick (86400 for day-resolution data,
       1 for second-resolution); 0 when the data has order but no real timestamps.
+    - ``item_tags`` (optional): one row per (``ITEM_ID``, ``TAG``) for attributes an item
+      has several of (S3-Rec brand/category ids, Last.fm tags); the model can embed them as
+      a bag. Instructions never use them.
     """
 
     name: str
@@ -60,4 +65,5 @@ class Dataset:
     source: str
     synthetic: bool = False
     top_items: pd.DataFrame | None = None
+    item_tags: pd.DataFrame | None = None
     card: dict = field(default_factory=dict)

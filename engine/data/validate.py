@@ -24,6 +24,7 @@ from engine.data.schema import (
     POPULARITY,
     POPULARITY_TIERS,
     RANK,
+    TAG,
     TIMESTAMP,
     USER_ID,
     Dataset,
@@ -221,6 +222,13 @@ def validate_dataset(ds: Dataset, label: str = "") -> Dataset:
         for column in (USER_ID, ITEM_ID, PLAYS, RANK):
             _check_int_column(ds.top_items, column, top_label)
         check_known(ds.top_items[ITEM_ID], items[ITEM_ID], top_label, "item_id", row_offset=1)
+    if ds.item_tags is not None:
+        tags_label = f"{label}/item_tags"
+        _check_int_column(ds.item_tags, ITEM_ID, tags_label)
+        if TAG not in ds.item_tags.columns or ds.item_tags[TAG].isna().any():
+            raise fail(tags_label, f"column '{TAG}' is missing or has empty values", "one row per (item_id, tag)")
+        check_known(ds.item_tags[ITEM_ID], items[ITEM_ID], tags_label, "item_id", row_offset=1)
+        check_unique(ds.item_tags, [ITEM_ID, TAG], tags_label, row_offset=1)
     return ds
 
 
