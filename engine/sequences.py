@@ -85,9 +85,10 @@ def _tag_matrix(ds: Dataset, index_of: dict[int, int]) -> tuple[tuple[str, ...],
     rows = pd.DataFrame({"item": tags[ITEM_ID].map(index_of).to_numpy(),
                          "tag": tags[TAG].astype(str).map({v: i + 1 for i, v in enumerate(values)}).to_numpy()})
     rows = rows.sort_values(["item", "tag"], kind="stable")
-    slot = rows.groupby("item").cumcount().to_numpy()
+    item, tag, slot = (torch.tensor(c.to_numpy(np.int64)) for c in (rows["item"], rows["tag"],
+                                                                     rows.groupby("item").cumcount()))
     out = torch.zeros(len(index_of) + 1, int(slot.max()) + 1, dtype=torch.long)
-    out[rows["item"].to_numpy(), slot] = torch.tensor(rows["tag"].to_numpy(np.int64))
+    out[item, slot] = tag
     return values, out
 
 
