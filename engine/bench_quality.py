@@ -16,6 +16,7 @@ interrupted bench resumes where it stopped (``--resume``).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -190,16 +191,46 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
                 print(f"{key} {obj} seed {seed}: HR@10 {run['s3rec']['HR@10']:.4f} (S3-Rec protocol), "
                       f"{run['climber-pilot']['HR@10']:.4f} (Climber-Pilot protocol), "
                       f"{run['epochs']} epochs, {run['seconds']} s", flush=True)
-                _save(out, result, entry)
-        _save(out, result, entry)
+                _save(out, result, key, resume)
+        _save(out, result, key, resume)
     return result
 
 
-def _save(out: Path, result: dict, entry: dict) -> None:
-    """Summaries and goals follow the runs; written after every run so a kill loses one run."""
-    entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
-    result["goals"] = goals(result)
-    bc.write_json(out, result)
+def _save(out: Path, result: dict, key: str, resume: bool = True) -> None:
+    """Summaries and goals follow the runs; written after every run so a kill loses one run.
+
+    Several processes may share ``out`` (say ``--seeds 0`` and ``--seeds 1`` side by side,
+    one thread each: on 2 cores 1.57× the throughput of one process on both): under a
+    lock, what the others wrote since this process read the file is merged in first.
+    """
+    lock = out.with_name(out.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if out.exists():
+            _merge(result, json.loads(out.read_text()), key, keep_runs=resume)
+        entry = result["benchmarks"][key]
+        entry["summary"] = {m: _summary(r) for m, r in entry["runs"].items() if r}
+        result["goals"] = goals(result)
+        bc.write_json(out, result)
+
+
+def _merge(result: dict, disk: dict, key: str, keep_runs: bool = True) -> None:
+    """Other benchmarks as on disk; for ``key`` (unless ``--fresh``), the disk's runs of seeds
+    this process lacks, when they were made with the same settings, network and inputs."""
+    for other, e in disk.get("benchmarks", {}).items():
+        if other != key:
+            result["benchmarks"][other] = e
+    mine, theirs = result["benchmarks"][key], disk.get("benchmarks", {}).get(key)
+    same = ("settings", "model", "file")
+    if not keep_runs or not theirs or any(theirs.get(f) != mine.get(f) for f in same) \
+            or (theirs.get("s3rec_loader") or 1) < SAME_INPUTS_SINCE:
+        return
+    for obj, runs in theirs.get("runs", {}).items():
+        have = mine["runs"].setdefault(obj, [])
+        have += [r for r in runs if all(r["seed"] != h["seed"] for h in have)]
+        have.sort(key=lambda r: r["seed"])
+    mine["commands"] += [c for c in theirs.get("commands", []) if c not in mine["commands"]]
 
 
 def goals(result: dict) -> list[dict]:

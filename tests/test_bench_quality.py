@@ -184,3 +184,23 @@ def test_conditioning_section_ranks_ours_against_the_paper():
     assert "18.53% / 81.75%" in text and "PinRec-style head" in text
     assert "here: pinrec > cgsa; in the paper: cgsa > adaln > pinrec > token" in text
     assert "reproduces the shipped main model: yes" in text
+
+
+def test_processes_running_other_seeds_side_by_side_keep_each_others_runs(quality, tmp_path):
+    """Each process read the file before the other wrote: the later save merges, never drops."""
+    _, out, txt, root = quality
+    shared, alone = tmp_path / "shared.json", tmp_path / "alone.json"
+    kw = {"settings": FAST, "data_root": root / "prepared"}
+    late = bq.run_quality([str(txt)], ("nip",), (1,), out=alone, **kw)  # never saw seed 0
+    bq.run_quality([str(txt)], ("nip",), (0,), out=shared, **kw)
+    bq._save(shared, late, "beauty")
+    e = json.loads(shared.read_text())["benchmarks"]["beauty"]
+    assert [r["seed"] for r in e["runs"]["nip"]] == [0, 1]
+    assert e["summary"]["nip"]["s3rec"]["HR@10"]["mean"] == pytest.approx(
+        np.mean([r["s3rec"]["HR@10"] for r in e["runs"]["nip"]]))
+    # --fresh means the earlier runs are not wanted, and runs of another recipe never mix in
+    bq._save(shared, json.loads(alone.read_text()), "beauty", resume=False)
+    assert [r["seed"] for r in json.loads(shared.read_text())["benchmarks"]["beauty"]["runs"]["nip"]] == [1]
+    other = bq.run_quality([str(txt)], ("nip",), (2,), out=alone, network={"dropout": 0.3}, **kw)
+    bq._save(shared, other, "beauty")
+    assert [r["seed"] for r in json.loads(shared.read_text())["benchmarks"]["beauty"]["runs"]["nip"]] == [2]
