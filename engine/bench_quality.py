@@ -153,8 +153,7 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
         net = {**MODEL_BY_BENCHMARK.get(key, {}), **(network or {})}
         entry = result["benchmarks"].get(key, {})
         # Runs on a folder whose inputs differ from today's (prepared_dir has rebuilt it) are void.
-        stale = (entry.get("s3rec_loader") or 1) < SAME_INPUTS_SINCE
-        if entry.get("settings") != cfg or entry.get("model", {}) != net or stale:
+        if not _runs_count(entry, cfg, net):
             entry = {}  # other settings or data: earlier runs do not count
         timestamps = ds.time_resolution > 0
         entry.update({
@@ -215,6 +214,12 @@ def _save(out: Path, result: dict, key: str, resume: bool = True) -> None:
         bc.write_json(out, result)
 
 
+def _runs_count(entry: dict, settings: dict, model: dict) -> bool:
+    """An entry's runs stand for these settings and network only if made with them on today's inputs."""
+    return (entry.get("settings") == settings and entry.get("model", {}) == model
+            and (entry.get("s3rec_loader") or 1) >= SAME_INPUTS_SINCE)
+
+
 def _merge(result: dict, disk: dict, key: str, keep_runs: bool = True) -> None:
     """Other benchmarks as on disk; for ``key`` (unless ``--fresh``), the disk's runs of seeds
     this process lacks, when they were made with the same settings, network and inputs."""
@@ -222,9 +227,7 @@ def _merge(result: dict, disk: dict, key: str, keep_runs: bool = True) -> None:
         if other != key:
             result["benchmarks"][other] = e
     mine, theirs = result["benchmarks"][key], disk.get("benchmarks", {}).get(key)
-    same = ("settings", "model", "file")
-    if not keep_runs or not theirs or any(theirs.get(f) != mine.get(f) for f in same) \
-            or (theirs.get("s3rec_loader") or 1) < SAME_INPUTS_SINCE:
+    if not keep_runs or not theirs or not _runs_count(theirs, mine["settings"], mine["model"]):
         return
     for obj, runs in theirs.get("runs", {}).items():
         have = mine["runs"].setdefault(obj, [])
