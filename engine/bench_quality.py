@@ -16,7 +16,9 @@ interrupted bench resumes where it stopped (``--resume``).
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import inspect
 import json
 import time
 from pathlib import Path
@@ -27,10 +29,11 @@ from engine import bench_common as bc
 from engine.data.io import load_dataset, read_meta
 from engine.data.paths import find_shared, is_prepared, repo_root
 from engine.data.s3rec import LOADER_VERSION, SAME_INPUTS_SINCE, prepare_s3rec
+from engine.config import ModelConfig, TrainConfig
 from engine.errors import DataError
 from engine.evaluate import next_item, popularity
 from engine.metrics import mean_std
-from engine.train import fit, objective_config, prepare
+from engine.train import fit, model_config, objective_config, prepare
 
 QUALITY_JSON = bc.QUALITY_JSON
 KS = (5, 10, 20, 50)
@@ -317,9 +320,10 @@ def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file
     for name, key, e, obj in tried:
         base = reported.get(key, {})
         diff = {}
-        for part in ("settings", "model"):  # a key the probe lacks ran at the code's default
+        for part in ("settings", "model"):
             mine, theirs = e.get(part, {}), base.get(part, {})
-            diff |= {k: mine.get(k, "default") for k in {**mine, **theirs} if mine.get(k) != theirs.get(k)}
+            diff |= {k: mine.get(k, _code_default(part, k)) for k in {**mine, **theirs}
+                     if mine.get(k) != theirs.get(k)}
         rows.append(_recipe_row(e, obj, f"`{diff}`" if diff else "same", name))
     if not rows:
         return []
@@ -328,6 +332,14 @@ def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file
             "same benchmark.", "",
             md_table(["benchmark", "model", "changes", "seeds", "HR@10 per seed", "HR@10", "validation HR@10",
                       "epochs", "file"], rows)]
+
+
+def _code_default(part: str, key: str):
+    """What a run that did not set ``key`` ran with: the code's default for that field."""
+    if part == "model" and key == "tags":
+        return inspect.signature(model_config).parameters["tags"].default
+    fields = dataclasses.fields(TrainConfig if part == "settings" else ModelConfig)
+    return next((f.default for f in fields if f.name == key), "default")
 
 
 def _recipe_row(e: dict, obj: str, changes: str, file: str) -> list:

@@ -102,7 +102,11 @@ def test_a_probe_row_names_options_it_ran_without():
 
     reported = {"benchmarks": {"lastfm": entry({"tags": True})}}
     table = "\n".join(bq.recipes_markdown(reported, {"old.json": {"benchmarks": {"lastfm": entry({})}}}))
-    assert "| LastFM | NIP | `{'tags': 'default'}` | 1 |" in table
+    assert "| LastFM | NIP | `{'tags': False}` | 1 |" in table
+    reported["benchmarks"]["lastfm"]["settings"] = {"lr": 2e-3}
+    probe = {**entry({"tags": True}), "settings": {}}
+    table = "\n".join(bq.recipes_markdown(reported, {"old.json": {"benchmarks": {"lastfm": probe}}}))
+    assert f"| LastFM | NIP | `{{'lr': {bq.TrainConfig().lr}}}` | 1 |" in table
 
 
 def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(quality, tmp_path, monkeypatch):
