@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 from engine import bench_common as bc
+from engine.config import ModelConfig, TrainConfig
 from engine.data.io import load_dataset, read_meta
 from engine.data.paths import find_shared, is_prepared, repo_root
 from engine.data.s3rec import LOADER_VERSION, SAME_INPUTS_SINCE, prepare_s3rec
-from engine.config import ModelConfig, TrainConfig
 from engine.errors import DataError
 from engine.evaluate import next_item, popularity
 from engine.metrics import mean_std
