@@ -323,8 +323,9 @@ def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file
         diff = {}
         for part in ("settings", "model"):
             mine, theirs = e.get(part, {}), base.get(part, {})
-            diff |= {k: mine.get(k, _code_default(part, k)) for k in {**mine, **theirs}
-                     if mine.get(k) != theirs.get(k)}
+            ran = {k: (mine.get(k, _code_default(part, k)), theirs.get(k, _code_default(part, k)))
+                   for k in {**mine, **theirs}}
+            diff |= {k: a for k, (a, b) in ran.items() if a != b}
         rows.append(_recipe_row(e, obj, f"`{diff}`" if diff else "same", name))
     if not rows:
         return []
@@ -336,9 +337,13 @@ def recipes_markdown(result: dict | None, probes: dict[str, dict], reported_file
 
 
 def _code_default(part: str, key: str):
-    """What a run that did not set ``key`` ran with: the code's default for that field."""
-    if part == "model" and key == "tags":
-        return inspect.signature(model_config).parameters["tags"].default
+    """What a run that did not set ``key`` ran with: the code's default for that field.
+
+    Network options are ``model_config`` arguments (``tags``) or ``ModelConfig`` fields.
+    """
+    arg = inspect.signature(model_config).parameters.get(key) if part == "model" else None
+    if arg is not None and arg.default is not inspect.Parameter.empty:
+        return arg.default
     fields = dataclasses.fields(TrainConfig if part == "settings" else ModelConfig)
     return next((f.default for f in fields if f.name == key), "default")
 

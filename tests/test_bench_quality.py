@@ -107,6 +107,10 @@ def test_a_probe_row_names_options_it_ran_without():
     probe = {**entry({"tags": True}), "settings": {}}
     table = "\n".join(bq.recipes_markdown(reported, {"old.json": {"benchmarks": {"lastfm": probe}}}))
     assert f"| LastFM | NIP | `{{'lr': {bq.TrainConfig().lr}}}` | 1 |" in table
+    # a value set explicitly to the code's default is no change
+    reported = {"benchmarks": {"lastfm": entry({"tags": False})}}
+    table = "\n".join(bq.recipes_markdown(reported, {"old.json": {"benchmarks": {"lastfm": entry({})}}}))
+    assert "| LastFM | NIP | same | 1 |" in table
 
 
 def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(quality, tmp_path, monkeypatch):
