@@ -65,7 +65,8 @@ def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, 
         cond = encode(model, instr).per_history()
     u = batched_queries(model, hist, cond, device=device)
     exclude = [h.items for h in hist] if exclude_history else None
-    ranks = target_ranks(u @ _item_vectors(model).T, torch.tensor(targets, device=u.device), exclude)
+    vecs = _item_vectors(model)
+    ranks = target_ranks(lambda part: u[part] @ vecs.T, torch.tensor(targets, device=u.device), exclude)
     return float((ranks < k).double().mean())
 
 
@@ -75,7 +76,8 @@ def next_item(model: ClimberPilot, prep, device, exclude_history: bool = False, 
     targets = torch.tensor([int(s.future.items[0]) for s in prep.splits])
     u = batched_queries(model, hist, device=device).cpu()
     exclude = [h.items for h in hist] if exclude_history else None
-    ranks = target_ranks(u @ _item_vectors(model).cpu().T, targets, exclude)
+    vecs = _item_vectors(model).cpu()
+    ranks = target_ranks(lambda part: u[part] @ vecs.T, targets, exclude)
     return {"users": len(targets), **hr_ndcg(ranks, ks)}
 
 

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
 
 
-def target_ranks(scores: Tensor, targets: Tensor, exclude: list[np.ndarray] | None = None) -> Tensor:
+def target_ranks(scores: Tensor | Callable[[slice], Tensor], targets: Tensor,
+                 exclude: list[np.ndarray] | None = None, rows: int = 4096) -> Tensor:
     """0-based rank of each target among all items (ties count against the target).
 
     ``scores [U, N]`` has column i−1 for item index i; ``targets [U]`` are item indices.
+    ``scores`` may instead be a function giving the rows of a slice: users are ranked ``rows``
+    at a time, so a full score matrix (Sports: 35,598 × 18,357 floats, 2.6 GB) never exists.
     ``exclude[u]`` (S3-Rec protocol: the user's history) is removed from the ranking,
     except the target itself.
     """
-    scores = scores.clone()
-    if exclude is not None:
-        for u, items in enumerate(exclude):
-            items = items[items != int(targets[u])]
+    block = scores if callable(scores) else scores.__getitem__
+    out = []
+    for lo in range(0, len(targets), rows):
+        part = slice(lo, lo + rows)
+        s, tgt = block(part).clone(), targets[part]
+        for u, items in enumerate(exclude[part] if exclude is not None else ()):
+            items = items[items != int(tgt[u])]
             if len(items):
-                scores[u, torch.as_tensor(items - 1)] = float("-inf")
-    target_scores = scores.gather(1, (targets - 1)[:, None])
-    return (scores > target_scores).sum(dim=1)
+                s[u, torch.as_tensor(items - 1)] = float("-inf")
+        out.append((s > s.gather(1, (tgt - 1)[:, None])).sum(dim=1))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def hr_ndcg(ranks: Tensor, ks=(10, 20, 50)) -> dict[str, float]:

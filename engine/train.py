@@ -121,12 +121,9 @@ def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q
     """
     logits = q @ vecs.T
     if cand is None:
-        if seen is not None:
-            n_items = logits.shape[1]
-            drop = (seen > 0) & (seen != t[:, None])
-            hide = torch.zeros(len(t), n_items + 1, dtype=torch.bool, device=logits.device)
-            hide.scatter_(1, torch.where(drop, seen - 1, n_items), True)  # column N: discarded
-            logits = logits.masked_fill(hide[:, :n_items], float("-inf"))
+        if seen is not None:  # in place on the product (its backward does not read it): no copy
+            rows, cols = ((seen > 0) & (seen != t[:, None])).nonzero(as_tuple=True)
+            logits.index_put_((rows, seen[rows, cols] - 1), logits.new_tensor(float("-inf")))
         return F.cross_entropy(logits, t - 1, reduction=reduction)
     if log_q is not None:
         logits = logits - log_q[cand]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import TINY_MODEL, TOY_DAY, TOY_START, make_toy_dataset
 
 from engine import masks
@@ -16,9 +17,11 @@ from engine.errors import EngineError
 from engine.evaluate import next_item, popularity, validation_hr
 from engine.inference import batch_histories, batched_queries, queries
 from engine.instructions import Instruction
+from engine.metrics import target_ranks
 from engine.model import ClimberPilot
 from engine.sequences import windows
 from engine.train import (
+    _softmax_loss,
     batch_order,
     fit,
     model_config,
@@ -214,6 +217,40 @@ def test_pretrain_loss_matches_reference(tiny_prep, objective, exclude_history):
                 losses.append(torch.nn.functional.cross_entropy(logits[None], target[None] - 1))
         total += torch.stack(losses).mean()
     assert torch.allclose(got, total, rtol=1e-4, atol=1e-5)
+
+
+def test_history_exclusion_gradient_matches_masked_softmax():
+    """The in-place -inf on the logits leaves the gradient of a masked softmax, the target's included."""
+    torch.manual_seed(0)
+    q, vecs = torch.randn(5, 4, requires_grad=True), torch.randn(9, 4, requires_grad=True)
+    t = torch.tensor([1, 2, 3, 9, 4])
+    seen = torch.tensor([[2, 3, 0], [2, 1, 5], [0, 0, 0], [9, 9, 8], [1, 4, 7]])  # t itself stays
+    _softmax_loss(q, t, vecs, None, None, seen=seen).backward()
+    got = q.grad.clone(), vecs.grad.clone()
+    q.grad = vecs.grad = None
+    hide = torch.zeros(5, 9, dtype=torch.bool)
+    for x, row in enumerate(seen.tolist()):
+        hide[x, [i - 1 for i in row if i and i != t[x]]] = True
+    F.cross_entropy((q @ vecs.T).masked_fill(hide, float("-inf")), t - 1).backward()
+    assert torch.allclose(got[0], q.grad) and torch.allclose(got[1], vecs.grad)
+
+
+def test_ranks_in_blocks_equal_ranks_at_once():
+    """Users ranked a few at a time (a score function, or a tensor) rank as one matrix does."""
+    torch.manual_seed(0)
+    scores = torch.randn(7, 6)
+    targets = torch.tensor([1, 2, 3, 4, 5, 6, 1])
+    exclude = [np.array([2, 3]), np.array([2]), np.array([], dtype=int), np.array([1, 4]),
+               np.array([6]), np.array([5, 6]), np.array([1, 2, 3])]
+    whole = target_ranks(scores, targets, exclude, rows=100)
+    assert whole.tolist() == target_ranks(scores, targets, exclude, rows=3).tolist()
+    assert whole.tolist() == target_ranks(lambda part: scores[part] * 2, targets, exclude, rows=2).tolist()
+    by_hand = []
+    for x in range(7):
+        s = scores[x].clone()
+        s[[i - 1 for i in exclude[x] if i != targets[x]]] = float("-inf")
+        by_hand.append(int((s > s[targets[x] - 1]).sum()))
+    assert whole.tolist() == by_hand
 
 
 @torch.no_grad()
