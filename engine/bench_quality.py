@@ -58,6 +58,10 @@ SETTINGS = {"max_epochs": 40, "patience": 8, "negatives": -1, "batch_size": 128}
 _AMAZON = {"batch_size": 256, "length_buckets": 20, "lr": 2e-3, "max_epochs": 80}
 # Sports with the history out of the training softmax and validation (exclude_history, seeds 1/2)
 # tested 0.0470/0.0487 against 0.0471/0.0487 (results/bench_quality_sports_exclude.json): not taken.
+# Halving the learning rate after 3 epochs without a better validation score (lr_plateau 3,
+# seeds 0/1) tested 0.0482/0.0473 against 0.0499/0.0471, best validation 0.0599/0.0582 against
+# 0.0599/0.0580 (reached at epoch 24 instead of 35 for seed 0), and stopped after 32 epochs both
+# (results/bench_quality_sports_plateau.json): not taken.
 TRAIN_BY_BENCHMARK = {"beauty": _AMAZON, "sports": _AMAZON}
 # Network overrides per benchmark. The sparse Amazon sets (≈ 9 interactions per user)
 # want heavier dropout: a full-softmax SASRec gains 0.0815 → 0.0832 HR@10 on Beauty

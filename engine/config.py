@@ -71,6 +71,11 @@ class TrainConfig:
     batch_size: int = 128
     max_epochs: int = 60
     patience: int = 8
+    # 0: constant learning rate. N > 0: after N epochs without a better validation HR@10 the
+    # learning rate is multiplied by ``lr_factor`` (ReduceLROnPlateau); early stopping still
+    # waits ``patience`` epochs, so a streak without gain decays it (patience − 1) // N times.
+    lr_plateau: int = 0
+    lr_factor: float = 0.5
     negatives: int = -1  # extra uniform negatives; -1 = full softmax over the catalogue
     logq: bool = False
     # For data where a user never meets an item twice (the S3-Rec benchmarks): the user's earlier

@@ -343,6 +343,9 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
     else:
         opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         epochs = tcfg.max_epochs
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=tcfg.lr_factor,
+                                                        patience=tcfg.lr_plateau - 1, threshold=0.0)
+             if tcfg.lr_plateau > 0 else None)
     best, best_state, bad, history = -1.0, None, 0, []
     conditioned = stage == "sft"
     bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not (progress and main), leave=False)
@@ -378,7 +381,9 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         val = validation_hr(model, prep, device, conditioned, exclude_history=tcfg.exclude_history) if main else 0.0
         val = distributed.broadcast_float(val)
         history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val,
-                        "seconds": round(time.perf_counter() - t0, 1)})
+                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 1)})
+        if sched is not None:  # every rank sees the same broadcast score, so all decay alike
+            sched.step(val)
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val=f"{val:.4f}")
         if val > best:
             best, best_state, bad = val, copy.deepcopy(model.state_dict()), 0

@@ -376,3 +376,16 @@ def test_length_buckets_train_and_learn(small_prep):
     model, log = fit(small_prep, tcfg, torch.device("cpu"), progress=False, **TINY_MODEL)
     assert log["pretrain"]["epochs_run"] == 2
     assert all(np.isfinite(c["loss"]) for c in log["pretrain"]["curve"])
+
+
+def test_learning_rate_halves_after_each_plateau_and_stopping_waits_for_patience(small_prep, monkeypatch):
+    scores = iter([0.1, 0.2, 0.2, 0.2, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1])
+    monkeypatch.setattr("engine.train.validation_hr", lambda *a, **k: next(scores))
+    tcfg = objective_config("nip", **{**FAST, "max_epochs": 12, "patience": 5, "lr": 1e-2,
+                                      "lr_plateau": 2, "lr_factor": 0.5})
+    _, log = fit(small_prep, tcfg, torch.device("cpu"), progress=False, **TINY_MODEL)
+    lrs = [c["lr"] for c in log["pretrain"]["curve"]]
+    # Epochs 3–4 fail to beat 0.2 → halved for epoch 5; 6–7 fail to beat 0.3 → halved for 8,
+    # 8–9 → halved for 10; epoch 10 is the fifth failure in a row and ends the run.
+    assert lrs == pytest.approx([1e-2] * 4 + [5e-3] * 3 + [2.5e-3] * 2 + [1.25e-3])
+    assert log["pretrain"]["best_val_HR@10"] == 0.3
