@@ -72,7 +72,7 @@ class TrainConfig:
     max_epochs: int = 60
     patience: int = 8
     # 0: constant learning rate. N > 0: after N epochs without a better validation HR@10 the
-    # learning rate is multiplied by ``lr_factor`` (ReduceLROnPlateau); early stopping still
+    # learning rate is multiplied by ``lr_factor`` (again after each further N); early stopping still
     # waits ``patience`` epochs, so a streak without gain decays it (patience − 1) // N times.
     lr_plateau: int = 0
     lr_factor: float = 0.5

@@ -343,9 +343,6 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
     else:
         opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         epochs = tcfg.max_epochs
-    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=tcfg.lr_factor,
-                                                        patience=tcfg.lr_plateau - 1, threshold=0.0)
-             if tcfg.lr_plateau > 0 else None)
     best, best_state, bad, history = -1.0, None, 0, []
     conditioned = stage == "sft"
     bar = tqdm(range(epochs), desc=f"{stage} {tcfg.objective}", disable=not (progress and main), leave=False)
@@ -382,8 +379,6 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         val = distributed.broadcast_float(val)
         history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "val_HR@10": val,
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 1)})
-        if sched is not None:  # every rank sees the same broadcast score, so all decay alike
-            sched.step(val)
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val=f"{val:.4f}")
         if val > best:
             best, best_state, bad = val, copy.deepcopy(model.state_dict()), 0
@@ -391,6 +386,9 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
             bad += 1
             if bad >= tcfg.patience:
                 break
+            if tcfg.lr_plateau and bad % tcfg.lr_plateau == 0:  # same broadcast score on every rank
+                for group in opt.param_groups:
+                    group["lr"] *= tcfg.lr_factor
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
