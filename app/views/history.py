@@ -98,7 +98,8 @@ with right:
     st.markdown("**Recent window**")
     st.dataframe(recent[GENRE].value_counts().rename("artists"), width="stretch")
     st.dataframe(recent[LANGUAGE].map(language_name).value_counts().rename("artists"), width="stretch")
-    st.page_link("views/compare.py", label="Compare the methods on this history →", icon=":material/tune:")
+    st.page_link("views/compare.py", label="Compare methods →", icon=":material/tune:",
+                 help="Open Instruction & results with this history")
 with st.expander(f"All {len(df)} artists in order"):
     table = df[["pos", "artist", GENRE, LANGUAGE, "date"]].copy()
     table["pos"] += 1
