@@ -17,6 +17,7 @@ from app.vocab import language_name
 
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
 UNKNOWN_COLOR = "#b8bcc6"
+SLOPE_LABEL_CHARS = 14
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=12)
 _AXIS = dict(gridcolor="#eef0f5", linecolor="#d5d8e0", zeroline=False, automargin=True, ticks="")
 # A small explicit template: Streamlit replaces plotly's global default template, and applying
@@ -151,16 +152,21 @@ def whatif_slope(diff: pd.DataFrame, label_a: str = "before", label_b: str = "af
                 hovertext=f"<b>{r['artist']}</b><br>{status}: {_rank(r['rank_a'])} → {_rank(r['rank_b'])}"))
     left = diff.dropna(subset=["rank_a"])
     right = diff.dropna(subset=["rank_b"])
-    fig.add_trace(go.Scatter(x=[-0.02] * len(left), y=left["rank_a"], text=left["artist"], mode="text",
-                             textposition="middle left", showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[1.02] * len(right), y=right["rank_b"], text=right["artist"], mode="text",
-                             textposition="middle right", showlegend=False, hoverinfo="skip"))
+    for x, side, sub, rank in ((-0.02, "left", left, "rank_a"), (1.02, "right", right, "rank_b")):
+        fig.add_trace(go.Scatter(x=[x] * len(sub), y=sub[rank], text=sub["artist"].map(_short),
+                                 mode="text", textposition=f"middle {side}", showlegend=False,
+                                 hoverinfo="skip"))
     fig.update_yaxes(autorange="reversed", tickvals=[*range(1, k + 1), out_y],
                      ticktext=[*map(str, range(1, k + 1)), "not in list"], showgrid=False)
-    fig.update_xaxes(range=[-0.9, 1.9], tickvals=[0, 1], ticktext=[label_a, label_b], showgrid=False, side="top",
+    fig.update_xaxes(range=[-1.1, 2.1], tickvals=[0, 1], ticktext=[label_a, label_b], showgrid=False, side="top",
                      zeroline=False)
     fig.update_yaxes(zeroline=False)
     return _layout(fig, "What changed, item by item", 140 + 28 * (k + 2))
+
+
+def _short(name: str, width: int = SLOPE_LABEL_CHARS) -> str:
+    """Labels beside a slope chart share a narrow column with the rank ticks; the hover keeps the full name."""
+    return name if len(name) <= width else name[:width - 1].rstrip() + "…"
 
 
 def _rank(v) -> str:

@@ -170,9 +170,13 @@ def test_myopia_and_whatif_figures():
     spec = json.loads(fig.to_json())
     assert [t["name"] for t in spec["data"]] == ["NIP", "TAMIP"]
     np.testing.assert_allclose(decode(spec["data"][1]["y"]), [0.3, 0.25])
-    diff = pd.DataFrame({"artist": ["a", "b"], "rank_a": [1.0, np.nan], "rank_b": [2.0, 1.0],
+    long = "A Tribe Called Quest"
+    diff = pd.DataFrame({"artist": [long, "b"], "rank_a": [1.0, np.nan], "rank_b": [2.0, 1.0],
                          "status": ["moved", "entered"]})
-    assert len(figures.whatif_slope(diff).data) == 4
+    slope = figures.whatif_slope(diff)
+    assert len(slope.data) == 4
+    assert list(slope.data[2].text) == ["A Tribe Calle…"] and len(slope.data[2].text[0]) <= figures.SLOPE_LABEL_CHARS
+    assert list(slope.data[3].text) == ["A Tribe Calle…", "b"] and long in slope.data[0].hovertext
 
 
 # --------------------------------------------------------------------------- lists, captions, export
