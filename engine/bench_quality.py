@@ -71,6 +71,9 @@ TRAIN_BY_BENCHMARK = {"beauty": _AMAZON, "sports": _AMAZON}
 # and HR@50 up by 0.005–0.009 for all three (results/bench_quality_lastfm_notags.json holds
 # the runs without). On Sports (seed 0) tags gave best validation 0.0599 against 0.0574 and
 # test HR@10 0.0499 against 0.0494 (results/bench_quality_sports_notags.json).
+# Sports seed 0 with d_model 128 tested 0.0459 (best validation 0.0573) and with dropout 0.6
+# 0.0471 (0.0580), against 0.0499 (0.0599): not taken (results/bench_quality_sports_d128.json,
+# results/bench_quality_sports_dropout06.json).
 MODEL_BY_BENCHMARK = {"lastfm": {"tags": True}, "beauty": {"dropout": 0.5},
                       "sports": {"dropout": 0.5, "tags": True}}
 
