@@ -153,9 +153,9 @@ def whatif_slope(diff: pd.DataFrame, label_a: str = "before", label_b: str = "af
     left = diff.dropna(subset=["rank_a"])
     right = diff.dropna(subset=["rank_b"])
     for x, side, sub, rank in ((-0.02, "left", left, "rank_a"), (1.02, "right", right, "rank_b")):
-        fig.add_trace(go.Scatter(x=[x] * len(sub), y=sub[rank], text=sub["artist"].map(_short),
-                                 mode="text", textposition=f"middle {side}", showlegend=False,
-                                 hoverinfo="skip"))
+        names = [shorten(a, SLOPE_LABEL_CHARS) for a in sub["artist"]]
+        fig.add_trace(go.Scatter(x=[x] * len(sub), y=sub[rank], text=names, mode="text",
+                                 textposition=f"middle {side}", showlegend=False, hoverinfo="skip"))
     fig.update_yaxes(autorange="reversed", tickvals=[*range(1, k + 1), out_y],
                      ticktext=[*map(str, range(1, k + 1)), "not in list"], showgrid=False)
     fig.update_xaxes(range=[-1.1, 2.1], tickvals=[0, 1], ticktext=[label_a, label_b], showgrid=False, side="top",
@@ -164,9 +164,9 @@ def whatif_slope(diff: pd.DataFrame, label_a: str = "before", label_b: str = "af
     return _layout(fig, "What changed, item by item", 140 + 28 * (k + 2))
 
 
-def _short(name: str, width: int = SLOPE_LABEL_CHARS) -> str:
-    """Labels beside a slope chart share a narrow column with the rank ticks; the hover keeps the full name."""
-    return name if len(name) <= width else name[:width - 1].rstrip() + "…"
+def shorten(name: str, width: int) -> str:
+    """Axis and slope labels share narrow space; callers keep the full name in the hover."""
+    return name if len(name) <= width else name[:width - 1] + "…"
 
 
 def _rank(v) -> str:

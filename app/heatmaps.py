@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figures import _layout
+from app.figures import _layout, shorten
 from app.vocab import language_name
 
 ALLOWED, BLOCKED, TOKEN, HIDDEN = "#3358d4", "#e9ebf1", "#f2a93b", "#e07a5f"
@@ -46,7 +46,7 @@ class AxisItem:
 def tick_text(items: Sequence[AxisItem], max_len: int = 22) -> list[str]:
     out = []
     for it in items:
-        name = it.label if len(it.label) <= max_len else it.label[: max_len - 1] + "…"
+        name = shorten(it.label, max_len)
         out.append(f"<b>★ {name}</b>" if it.matches else name)
     return out
 
