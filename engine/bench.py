@@ -214,7 +214,7 @@ def print_train(result: dict, file=None) -> None:
         return
     print(f"time to quality ({ttq['note']}):", file=file)
     print(bc.text_table(
-        ["stage", "best val HR@10", "best epoch", "epochs run", "s recorded", "s/epoch", "s to best (est.)"],
+        ["stage", "best val HR@10", "best epoch", "epochs run", "s recorded", "s/epoch", "s to best"],
         [[k, v["best_val_HR@10"], v["best_epoch"], v["epochs_run"], v["seconds_recorded"],
-          v["seconds_per_epoch_recorded"], v["seconds_to_best_estimated"]]
+          v["seconds_per_epoch_recorded"], v["seconds_to_best"]]
          for k, v in ttq["stages"].items()]), file=file)

@@ -29,7 +29,7 @@ from engine import bench_common as bc
 from engine.config import ModelConfig, TrainConfig
 from engine.data.io import load_dataset, read_meta
 from engine.data.paths import find_shared, is_prepared, repo_root
-from engine.data.s3rec import LOADER_VERSION, SAME_INPUTS_SINCE, prepare_s3rec
+from engine.data.s3rec import LOADER_VERSION, prepare_s3rec, same_inputs_since
 from engine.errors import DataError
 from engine.evaluate import next_item, popularity
 from engine.metrics import mean_std
@@ -168,12 +168,14 @@ def run_quality(benchmarks: list[str], models=MODELS, seeds=(0, 1, 2), device="c
         cfg = {**SETTINGS, **TRAIN_BY_BENCHMARK.get(key, {}), **(settings or {})}
         net = {**MODEL_BY_BENCHMARK.get(key, {}), **(network or {})}
         entry = result["benchmarks"].get(key, {})
+        since = same_inputs_since(ds.card)
         # Runs on a folder whose inputs differ from today's (prepared_dir has rebuilt it) are void.
-        if not _runs_count(entry, cfg, net):
+        if not _runs_count(entry, cfg, net, since):
             entry = {}  # other settings or data: earlier runs do not count
         timestamps = ds.time_resolution > 0
         entry.update({
-            "dataset": ds.name, "file": txt.name, "s3rec_loader": LOADER_VERSION, "settings": cfg, "model": net,
+            "dataset": ds.name, "file": txt.name, "s3rec_loader": LOADER_VERSION, "inputs_since": since,
+            "settings": cfg, "model": net,
             "goal_hr10": goal,
             "users": len(prep.splits), "items": prep.catalogue.n_items, "timestamps": timestamps,
             "popularity": {p: popularity(prep, ex, KS) for p, ex in PROTOCOLS.items()},
@@ -230,10 +232,11 @@ def _save(out: Path, result: dict, key: str, resume: bool = True) -> None:
         bc.write_json(out, result)
 
 
-def _runs_count(entry: dict, settings: dict, model: dict) -> bool:
-    """An entry's runs stand for these settings and network only if made with them on today's inputs."""
+def _runs_count(entry: dict, settings: dict, model: dict, since: int) -> bool:
+    """An entry's runs stand for these settings and network only if made with them on today's
+    inputs: by a loader version ``since`` or later."""
     return (entry.get("settings") == settings and entry.get("model", {}) == model
-            and (entry.get("s3rec_loader") or 1) >= SAME_INPUTS_SINCE)
+            and (entry.get("s3rec_loader") or 1) >= since)
 
 
 def _merge(result: dict, disk: dict, key: str, keep_runs: bool = True) -> None:
@@ -243,7 +246,7 @@ def _merge(result: dict, disk: dict, key: str, keep_runs: bool = True) -> None:
         if other != key:
             result["benchmarks"][other] = e
     mine, theirs = result["benchmarks"][key], disk.get("benchmarks", {}).get(key)
-    if not keep_runs or not theirs or not _runs_count(theirs, mine["settings"], mine["model"]):
+    if not keep_runs or not theirs or not _runs_count(theirs, mine["settings"], mine["model"], mine["inputs_since"]):
         return
     for obj, runs in theirs.get("runs", {}).items():
         have = mine["runs"].setdefault(obj, [])
@@ -279,8 +282,10 @@ def markdown(result: dict) -> list[str]:
         lines.append(f"- **{proto}** protocol: {text}.")
     loaders = sorted({e.get("s3rec_loader") or 1 for e in result.get("benchmarks", {}).values()})
     lines.append(f"- data: S3-Rec loader version {', '.join(map(str, loaders))}; from version 2 no item "
-                 "feature counts a validation or test interaction (runs of version 1: `results/superseded/`); "
-                 "version 3 adds the item tag table (every attribute id of an item), read only by `tags` models.")
+                 "feature counts a validation or test interaction in its popularity tier, and from version 4 none "
+                 "counts one in the HetRec genre, language and era labels of LastFM (earlier runs: "
+                 "`results/superseded/`); version 3 adds the item tag table (every attribute id of an item, "
+                 "as the benchmark file gives it), read only by `tags` models.")
     for e in result.get("benchmarks", {}).values():
         lines += ["", f"### {e['dataset']} ({e['users']:,} test users, {e['items']:,} items; "
                       f"{'day timestamps' if e['timestamps'] else 'no timestamps: TAMIP = MIP'})", ""]

@@ -6,7 +6,8 @@ step are counted by torch's ``FlopCounterMode`` on one extra step, so the achiev
 can be put next to the machine's measured matmul rate (the bench's physical limit).
 
 Time to quality is *not* re-measured (that is a full training run): it is read from the
-shipped checkpoint, as recorded by training (``metrics["training"][stage]``).
+shipped checkpoint, as recorded by training (``metrics["training"][stage]``, whose curve
+holds the wall time at the end of every epoch, validation included).
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from engine.train import (
 )
 
 RECORDED_NOTE = (
-    "as recorded by training (engine.train: stage wall time including the per-epoch validation); "
-    "per-epoch times are not recorded, so the time to the best epoch is the recorded total × "
-    "best epoch ÷ epochs run"
+    "as recorded by training (engine.train: wall time since the stage began, at the end of each "
+    "epoch, validation included); *s to best* is that time at the epoch whose weights were kept"
 )
 
 
@@ -134,17 +134,16 @@ def time_to_quality(shipped: dict | None) -> dict:
             continue
         curve = st["curve"]
         vals = [c["val_HR@10"] for c in curve]
-        best = max(vals)
-        best_epoch = curve[int(np.argmax(vals))]["epoch"]
+        best = curve[int(np.argmax(vals))]  # the first epoch at the best score: its weights were kept
         epochs = st.get("epochs_run", len(curve))
         seconds = st.get("seconds")
         stages[name] = {
-            "best_val_HR@10": best,
-            "best_epoch": best_epoch,
+            "best_val_HR@10": best["val_HR@10"],
+            "best_epoch": best["epoch"],
             "epochs_run": epochs,
             "seconds_recorded": seconds,
             "seconds_per_epoch_recorded": seconds / epochs if seconds and epochs else None,
-            "seconds_to_best_estimated": seconds * best_epoch / epochs if seconds and epochs else None,
+            "seconds_to_best": best.get("seconds"),  # absent in older checkpoints
             "windows": st.get("windows"),
             "curve": curve,
         }

@@ -160,9 +160,9 @@ def _train(tr: dict) -> list[str]:
     if ttq.get("trained_on"):
         out += ["Trained on: " + ", ".join(f"{k} {v}" for k, v in ttq["trained_on"].items()) + ".", ""]
     out += [md_table(["stage", "best val HR@10", "best epoch", "epochs run", "s recorded", "s / epoch",
-                      "s to best (est.)", "windows"],
+                      "s to best", "windows"],
                      [[k, v["best_val_HR@10"], v["best_epoch"], v["epochs_run"], v["seconds_recorded"],
-                       v["seconds_per_epoch_recorded"], v["seconds_to_best_estimated"], v["windows"]]
+                       v["seconds_per_epoch_recorded"], v["seconds_to_best"], v["windows"]]
                       for k, v in ttq["stages"].items()]), ""]
     for k, v in ttq["stages"].items():
         out += [f"Validation HR@10 per epoch ({k}): "

@@ -103,14 +103,17 @@ class UserSeq:
 
 
 def user_sequences(ds: Dataset, cat: Catalogue) -> list[UserSeq]:
-    inter = ds.interactions
-    idx = inter[ITEM_ID].map(cat.index_of).to_numpy()
-    ticks = to_ticks(inter[TIMESTAMP].to_numpy(np.int64), ds.time_resolution)
+    return _sequences(ds.interactions, ds.interactions[ITEM_ID].map(cat.index_of).to_numpy(), ds.time_resolution)
+
+
+def _sequences(inter: pd.DataFrame, items: np.ndarray, resolution: int) -> list[UserSeq]:
+    """One :class:`UserSeq` per user of ``inter`` (sorted by user, then time) over ``items``."""
+    ticks = to_ticks(inter[TIMESTAMP].to_numpy(np.int64), resolution)
     users = inter[USER_ID].to_numpy()
     bounds = np.flatnonzero(np.diff(users)) + 1
     out = []
     for s, e in zip(np.r_[0, bounds], np.r_[bounds, len(users)], strict=True):
-        out.append(UserSeq(int(users[s]), idx[s:e].astype(np.int64), ticks[s:e]))
+        out.append(UserSeq(int(users[s]), items[s:e].astype(np.int64), ticks[s:e]))
     return out
 
 
@@ -163,6 +166,21 @@ def split_users(
         else:
             splits.append(Split(s.user_id, part(0, vcut), part(0, cut), part(cut, n), int(s.items[vcut])))
     return train_only, splits
+
+
+def held_out_pairs(inter: pd.DataFrame, resolution: int, holdout: int, day_boundary: bool) -> pd.DataFrame:
+    """(``USER_ID``, ``ITEM_ID``) of every test item :func:`split_users` holds out of ``inter``.
+
+    A loader uses it before any model exists, so that no label or count it derives from
+    interactions includes the future an evaluation asks about.
+    """
+    seqs = _sequences(inter, inter[ITEM_ID].to_numpy(), resolution)
+    _, splits = split_users(seqs, holdout, day_boundary and resolution > 0)
+    futures = [s.future for s in splits]
+    return pd.DataFrame({
+        USER_ID: np.repeat([f.user_id for f in futures], [len(f.items) for f in futures]).astype(np.int64),
+        ITEM_ID: np.concatenate([f.items for f in futures]) if futures else np.zeros(0, np.int64),
+    })
 
 
 def windows(seqs: list[UserSeq], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,11 +28,15 @@ METRICS_JSON = ASSETS / "metrics.json"
 METRICS_MD = ASSETS / "metrics.md"
 SYNTHETIC_CHECKPOINT = ASSETS / "synthetic.pt"
 
-# The settings of the shipped models (chosen by the measurements in the README).
-SHIP_TRAIN = {"seed": 0, "max_epochs": 12, "patience": 3, "negatives": 1024, "logq": True,
+# The settings of the shipped models (chosen by the measurements in the README). Epochs and
+# dropout chosen on validation HR@10 once the labels stopped counting the test pairs: 12 epochs
+# with patience 3 stopped NIP, MIP and TAMIP after 5–6 (validation 0.042 / 0.038 / 0.051);
+# 40 / 8 let TAMIP reach 0.063, and dropout 0.5 instead of 0.2 then gave NIP 0.048 (0.042) and
+# TAMIP 0.071 (0.063).
+SHIP_TRAIN = {"seed": 0, "max_epochs": 40, "patience": 8, "negatives": 1024, "logq": True,
               "batch_size": 256, "holdout": 10}
 SHIP_SFT_EPOCHS = 5
-SHIP_MODEL = {"d_model": 64, "n_layers": 2, "n_heads": 2}
+SHIP_MODEL = {"d_model": 64, "n_layers": 2, "n_heads": 2, "dropout": 0.5}
 # The small model for the committed synthetic set (the app's labelled fallback, and tests).
 SYNTHETIC_TRAIN = {"seed": 0, "max_epochs": 8, "patience": 3, "negatives": -1, "holdout": 10, "sft_epochs": 5}
 SYNTHETIC_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2}

@@ -10,6 +10,7 @@ import argparse
 import copy
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,12 @@ class Prepared:
 
 
 def prepare(ds: Dataset, holdout: int, day_boundary: bool, attr_values=None) -> Prepared:
+    left_out = ds.card.get("labels_leave_out")
+    if left_out and (left_out["holdout"], left_out["day_boundary"]) != (holdout, day_boundary):
+        warnings.warn(f"{ds.name}: its labels leave out the test items of holdout {left_out['holdout']} "
+                      f"(day boundary {left_out['day_boundary']}), not of this split (holdout {holdout}, "
+                      f"day boundary {day_boundary}): labels may count this split's test items",
+                      stacklevel=2)
     cat = build_catalogue(ds, attr_values)
     seqs = user_sequences(ds, cat)
     train_only, splits = split_users(seqs, holdout, day_boundary)

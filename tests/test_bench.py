@@ -131,7 +131,8 @@ def test_train_json_shape(train):
     assert ttq["available"] and set(ttq["stages"]) == {"pretrain", "sft"}
     for st in ttq["stages"].values():
         assert st["best_epoch"] <= st["epochs_run"]
-        assert 0 < st["seconds_to_best_estimated"] <= st["seconds_recorded"]
+        assert 0 < st["seconds_to_best"] <= st["seconds_recorded"]
+        assert st["seconds_to_best"] == st["curve"][st["best_epoch"] - 1]["seconds"]  # measured, not prorated
 
 
 def test_time_to_quality_without_checkpoint():

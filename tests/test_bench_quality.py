@@ -118,7 +118,7 @@ def test_a_folder_from_an_older_loader_is_rebuilt_and_its_runs_start_afresh(qual
     copy = tmp_path / "quality.json"
     old = json.loads(out.read_text())
     assert old["benchmarks"]["beauty"]["s3rec_loader"] == LOADER_VERSION
-    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE - 1  # runs made on other inputs
+    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE["plain"] - 1  # runs made on other inputs
     copy.write_text(json.dumps(old))
     prepared = tmp_path / "prepared"
     folder = bq.prepared_dir("beauty", txt, prepared)
@@ -140,7 +140,7 @@ def test_runs_from_a_loader_with_the_same_inputs_are_kept(quality, tmp_path, mon
     _, out, txt, root = quality
     copy = tmp_path / "quality.json"
     old = json.loads(out.read_text())
-    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE
+    old["benchmarks"]["beauty"]["s3rec_loader"] = SAME_INPUTS_SINCE["plain"]
     copy.write_text(json.dumps(old))
     monkeypatch.setattr(bq, "fit", lambda *a, **kw: pytest.fail("a kept run was trained again"))
     res = bq.run_quality([str(txt)], ("nip",), (0, 1), settings=FAST, out=copy, data_root=root / "prepared")

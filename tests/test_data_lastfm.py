@@ -100,6 +100,36 @@ def test_coverage_is_plausible_and_agrees_with_reference(ds) -> None:
 
 
 @needs_raw
+def test_labels_count_no_held_out_pair(ds) -> None:
+    """The pairs the shipped split holds out (the test's answers) shape no label or count."""
+    from engine.train import prepare
+
+    prep = prepare(ds, 10, True)
+    ids = prep.catalogue.items[ITEM_ID].to_numpy()
+    held = {(s.user_id, int(ids[i - 1])) for s in prep.splits for i in s.future.items}
+    assert len(held) == ds.card["labels_leave_out"]["pairs"] > 9_000
+    raw = hetrec.read_hetrec(RAW)
+    ua = raw.user_artists
+    kept = ua[[(u, a) not in held for u, a in zip(ua["user_id"], ua["artist_id"], strict=True)]]
+    items = ds.items.set_index(ITEM_ID)
+    np.testing.assert_array_equal(items["listeners"], kept.groupby("artist_id").size().reindex(items.index).fillna(0))
+    tagged = raw.tagged
+    in_held = np.array([(u, a) in held for u, a in zip(tagged["user_id"], tagged["artist_id"], strict=True)])
+    only_held = sorted((set(tagged["artist_id"][in_held]) - set(tagged["artist_id"][~in_held])) & set(items.index))
+    labelled_from_all = hetrec.label_artists(raw, None).loc[only_held, "genre"] != UNKNOWN
+    assert labelled_from_all.sum() > 500  # counted in, their test users' own tags would name a genre
+    assert (items.loc[only_held, "genre"] == UNKNOWN).all()
+
+
+@needs_raw
+def test_a_split_the_labels_did_not_leave_out_is_warned_about(ds) -> None:
+    from engine.train import prepare
+
+    with pytest.warns(UserWarning, match="labels may count this split's test items"):
+        prepare(ds, 1, True)
+
+
+@needs_raw
 def test_evidence_columns(ds) -> None:
     items = ds.items.set_index(ITEM_ID)
     for attr in ("genre", "language", "era", "explicit"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,32 @@ def test_lastfm_tiers_leave_out_held_out_items(lastfm) -> None:
     ids = lastfm.items[ITEM_ID]
     n = ids.map(counts).fillna(0)  # no repeats in this file: listeners = plays
     assert (lastfm.items[POPULARITY].to_numpy() == popularity_tiers(n, n)).all()
+
+
+def test_lastfm_labels_leave_out_held_out_pairs(lastfm) -> None:
+    """Tags of users' last two items (validation, test) label no artist: the labels are those of
+    the release with those (user, artist) rows dropped by hand, and differ from all-rows labels."""
+    from engine.data import hetrec
+    from engine.data.s3rec import ITEM_MAP, USER_MAP
+
+    derived = LASTFM_TXT.parent / "derived"
+    item_map, user_map = ({int(a): int(b) for a, b in (line.split("\t")[:2] for line in
+                                                      (derived / f).read_text().splitlines()[1:])}
+                          for f in (ITEM_MAP, USER_MAP))
+    held = {(user_map[u], item_map[i]) for u, items in _file_sequences(LASTFM_TXT).items()
+            for i in items[-HELD_OUT:]}
+    raw = hetrec.read_hetrec(SHARED / "hetrec2011-lastfm-2k" / "raw")
+    tagged = raw.tagged
+    in_held = np.array([(u, a) in held for u, a in zip(tagged["user_id"], tagged["artist_id"], strict=True)])
+    ua = raw.user_artists
+    by_hand = replace(raw, tagged=tagged[~in_held],
+                      user_artists=ua[[(u, a) not in held for u, a in zip(ua["user_id"], ua["artist_id"], strict=True)]])
+    items = lastfm.items.set_index("hetrec_artist_id")
+    labels = ["genre", "language", "era"]
+    clean = hetrec.label_artists(by_hand, None).loc[items.index, labels]
+    everything = hetrec.label_artists(raw, None).loc[items.index, labels]
+    assert (everything != clean).any(axis=1).sum() > 50  # 98 artists on this file
+    assert (items[labels] == clean).all().all()
 
 
 def test_tiers_never_count_validation_or_test_items(tmp_path: Path) -> None:

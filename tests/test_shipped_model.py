@@ -75,15 +75,24 @@ def curves(prep):
     return {name: myopia(_model(path, prep), prep, "cpu") for name, path in VARIANTS.items()}
 
 
+def test_myopia_tamip_beats_nip_and_mip_at_the_cut(curves):
+    """At s = 1 the next item is the first of a new day: the consumption-lag case TAMIP trains for."""
+    hr = {name: c["HR@50"][0] for name, c in curves.items()}
+    assert hr["tamip"] > max(hr["nip"], hr["mip"]) + 0.03, hr
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured shortfall: with dropout 0.5 (chosen on validation for NIP and TAMIP) NIP's HR@50 sits "
+    "above TAMIP's at s = 3, 4, 6, 7 and 10 (and 2), by 0.002–0.024 (one standard error is about 0.012 at "
+    "581 users); with dropout 0.2 NIP stopped at epoch 2 and TAMIP was above it at every step"))
 def test_myopia_tamip_not_below_nip_from_step_3(curves):
     for s in range(2, 10):
         assert curves["tamip"]["HR@50"][s] >= curves["nip"]["HR@50"][s], f"s={s + 1}"
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "measured shortfall: with day-boundary cuts TAMIP is best at s=1 (0.274 vs NIP 0.182), "
-    "so HR(10)/HR(1) is lowest for TAMIP (0.29 vs 0.43); no Δτ in the sweep 0–183 days changes it "
-    "(results/delta_tau.json)"))
+    "measured shortfall: with day-boundary cuts TAMIP is best at s=1 (0.256 vs NIP 0.200), "
+    "so HR(10)/HR(1) is lowest for TAMIP (0.29 vs 0.38); results/delta_tau.json sweeps Δτ"))
 def test_myopia_tamip_is_the_flattest(curves):
     flat = {name: c["flatness@50"] for name, c in curves.items()}
     assert flat["tamip"] == max(flat.values()), flat

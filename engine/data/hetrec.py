@@ -15,7 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +186,20 @@ def read_hetrec(source: str | Path, config: HetrecConfig = HetrecConfig()) -> He
         "line": np.arange(len(frame)) + 2,
     })
     return HetrecRaw(str(source), artists, tags, user_artists, tagged)
+
+
+def without_pairs(raw: HetrecRaw, pairs: pd.DataFrame) -> HetrecRaw:
+    """``raw`` without the tag and listening rows of these (``user_id``, ``artist_id``) pairs.
+
+    Labels and popularity are counted from evidence; a held-out pair is the future an
+    evaluation asks about, so its tags and plays must not shape the artist's labels.
+    """
+    drop = pd.MultiIndex.from_frame(pairs[["user_id", "artist_id"]])
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[~pd.MultiIndex.from_frame(frame[["user_id", "artist_id"]]).isin(drop)]
+
+    return replace(raw, user_artists=keep(raw.user_artists), tagged=keep(raw.tagged))
 
 
 def read_spotify(path: str | Path) -> pd.DataFrame:
