@@ -102,9 +102,10 @@ def test_coverage_is_plausible_and_agrees_with_reference(ds) -> None:
 @needs_raw
 def test_labels_count_no_held_out_pair(ds) -> None:
     """The pairs the shipped split holds out (the test's answers) shape no label or count."""
+    from engine.ship import SHIP_TRAIN
     from engine.train import prepare
 
-    prep = prepare(ds, 10, True)
+    prep = prepare(ds, SHIP_TRAIN["holdout"], True)
     ids = prep.catalogue.items[ITEM_ID].to_numpy()
     held = {(s.user_id, int(ids[i - 1])) for s in prep.splits for i in s.future.items}
     assert len(held) == ds.card["labels_leave_out"]["pairs"] > 9_000
