@@ -164,7 +164,7 @@ def build_lastfm(
     tracks = hetrec.read_spotify(spotify) if spotify else None
     inter, handled = tag_timeline(raw, raw.artists["artist_id"].to_numpy())
     held = held_out_pairs(inter, TIME_RESOLUTION, LABEL_SPLIT.holdout, LABEL_SPLIT.day_boundary)
-    evidence = hetrec.without_pairs(raw, held.rename(columns={USER_ID: "user_id", ITEM_ID: "artist_id"}))
+    evidence = hetrec.without_pairs(raw, held.rename(columns={ITEM_ID: "artist_id"}))
     labelled = hetrec.label_artists(evidence, tracks, config)
     items = labelled[labelled["in_artists_file"]].drop(columns="in_artists_file").reset_index()
     items = items.rename(columns={"artist_id": ITEM_ID})
