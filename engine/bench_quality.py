@@ -73,8 +73,9 @@ TRAIN_BY_BENCHMARK = {"beauty": _AMAZON, "sports": _AMAZON, "lastfm": {"max_epoc
 # also embeds every attribute id of an item as a bag. On LastFM (388 tag ids, 12.5 per item;
 # 3 seeds each) HR@10 went NIP 0.0774 → 0.0832, MIP 0.0801 → 0.0893, TAMIP 0.0728 → 0.0734,
 # and HR@50 up by 0.005–0.009 for all three (loader 3; the runs without are in
-# results/superseded/bench_quality_lastfm_notags_loader3.json). On Sports (seed 0) tags gave best validation 0.0599 against 0.0574 and
-# test HR@10 0.0499 against 0.0494 (results/bench_quality_sports_notags.json).
+# results/superseded/bench_quality_lastfm_notags_loader3.json). On Sports (seed 0) tags gave
+# best validation 0.0599 against 0.0574 and test HR@10 0.0499 against 0.0494
+# (results/bench_quality_sports_notags.json).
 # Sports seed 0 with d_model 128 tested 0.0459 (best validation 0.0573) and with dropout 0.6
 # 0.0471 (0.0580), against 0.0499 (0.0599): not taken (results/bench_quality_sports_d128.json,
 # results/bench_quality_sports_dropout06.json).
