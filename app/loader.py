@@ -18,7 +18,7 @@ import streamlit as st
 
 from engine import EngineError, Instruction, Recommender, load_dataset
 from engine.data.paths import default_dataset_dir, is_prepared, resolve_default_dataset
-from engine.ship import MAIN_CHECKPOINT, SYNTHETIC_CHECKPOINT, VARIANTS
+from engine.paths import MAIN_CHECKPOINT, SYNTHETIC_CHECKPOINT, VARIANTS
 
 ENV_CHECKPOINT = "CLIMBER_CHECKPOINT"
 ENV_DATA = "CLIMBER_DATA"

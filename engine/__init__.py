@@ -7,6 +7,7 @@
 Nothing here imports Streamlit; dependencies point one way (app → engine).
 """
 
+from engine.core.instructions import EXPLICIT_POLICIES, Instruction
 from engine.data import schema
 from engine.data.io import load_dataset
 from engine.errors import (
@@ -18,9 +19,15 @@ from engine.errors import (
     HistoryError,
     InstructionError,
 )
-from engine.instructions import EXPLICIT_POLICIES, Instruction
-from engine.recommender import AutoResult, Comparison, Explanation, History, Recommender, RecResult
-from engine.retrieval import METHOD_LABELS, METHODS
+from engine.serving.recommender import (
+    AutoResult,
+    Comparison,
+    Explanation,
+    History,
+    Recommender,
+    RecResult,
+)
+from engine.serving.retrieval import METHOD_LABELS, METHODS
 
 __all__ = [
     "AutoResult",

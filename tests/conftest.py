@@ -101,7 +101,7 @@ def tiny_dataset() -> Dataset:
 
 @pytest.fixture(scope="session")
 def tiny_prep(tiny_dataset):
-    from engine.train import prepare
+    from engine.core.prepared import prepare
 
     return prepare(tiny_dataset, TOY_HOLDOUT, True)
 
@@ -109,7 +109,8 @@ def tiny_prep(tiny_dataset):
 @pytest.fixture(scope="session")
 def tiny_fit(tiny_prep):
     """(model, log) of one fast TAMIP pre-training + CGSA fine-tuning run."""
-    from engine.train import fit, objective_config
+    from engine.core.config import objective_config
+    from engine.training.loop import fit
 
     torch.set_num_threads(1)
     tcfg = objective_config("tamip", delta_tau=0, holdout=TOY_HOLDOUT, **TINY_TRAIN)
@@ -124,7 +125,7 @@ def tiny_model(tiny_fit):
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_fit, tiny_prep, tmp_path_factory) -> Path:
-    from engine import checkpoint
+    from engine.core import checkpoint
 
     model, log, tcfg = tiny_fit
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
@@ -133,6 +134,6 @@ def tiny_checkpoint(tiny_fit, tiny_prep, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_recommender(tiny_checkpoint, tiny_dataset):
-    from engine.recommender import Recommender
+    from engine.serving.recommender import Recommender
 
     return Recommender.load(tiny_checkpoint, tiny_dataset, device="cpu")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.schema import ITEM_ID, PLAYS, TIMESTAMP, UNKNOWN, USER_ID, Dataset
+from engine.tables import card_number, pct
 
 # Attributes whose full value distribution goes into the card (others: top values only).
 VALUE_COUNT_TOP = 30
@@ -110,28 +111,16 @@ def base_card(ds: Dataset, *, licence: str, value_count_attributes: tuple[str, .
     return card
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _render_generic(key: str, value: object, lines: list[str]) -> None:
     lines.append(f"## {key.replace('_', ' ').capitalize()}\n")
     if isinstance(value, dict):
         for k, v in value.items():
-            lines.append(f"- **{k}**: {_fmt(v) if not isinstance(v, (dict, list)) else v}")
+            lines.append(f"- **{k}**: {card_number(v) if not isinstance(v, (dict, list)) else v}")
     elif isinstance(value, list):
         for v in value:
             lines.append(f"- {v}")
     else:
-        lines.append(_fmt(value))
+        lines.append(card_number(value))
     lines.append("")
 
 
@@ -148,19 +137,19 @@ def render_markdown(card: dict) -> str:
     counts = card.get("counts", {})
     if counts:
         lines.append("## Counts\n\n| what | number |\n|---|---|")
-        lines += [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in counts.items()]
+        lines += [f"| {k.replace('_', ' ')} | {card_number(v)} |" for k, v in counts.items()]
         lines.append("")
     seq = card.get("sequence_length")
     if seq:
         lines.append("## Sequence length per user\n\n| min | median | mean | p90 | max |\n|---|---|---|---|---|")
-        lines.append(f"| {seq['min']} | {_fmt(seq['median'])} | {_fmt(seq['mean'])} | {_fmt(seq['p90'])} | {seq['max']} |\n")
-        lines.append(", ".join(f"users with ≥{k}: {_fmt(v)}" for k, v in seq["users_with_at_least"].items()) + "\n")
+        lines.append(f"| {seq['min']} | {card_number(seq['median'])} | {card_number(seq['mean'])} | {card_number(seq['p90'])} | {seq['max']} |\n")
+        lines.append(", ".join(f"users with ≥{k}: {card_number(v)}" for k, v in seq["users_with_at_least"].items()) + "\n")
     same = card.get("same_timestamp_neighbours")
     if same:
         lines.append("## Same-timestamp neighbours (consumption-lag analogue)\n")
         lines.append(
-            f"{_fmt(same['same_timestamp'])} of {_fmt(same['pairs'])} consecutive pairs in a user's sequence "
-            f"share a timestamp ({_pct(same['share'])}); their order within the timestamp is arbitrary.\n"
+            f"{card_number(same['same_timestamp'])} of {card_number(same['pairs'])} consecutive pairs in a user's sequence "
+            f"share a timestamp ({pct(same['share'])}); their order within the timestamp is arbitrary.\n"
         )
     cov = card.get("coverage")
     if cov:
@@ -169,17 +158,17 @@ def render_markdown(card: dict) -> str:
         lines.append("| attribute | items | interactions |" + (" plays |" if has_plays else ""))
         lines.append("|---|---|---|" + ("---|" if has_plays else ""))
         for attr, v in cov.items():
-            row = f"| {attr} | {_pct(v['items'])} | {_pct(v['interactions'])} |"
-            lines.append(row + (f" {_pct(v['plays'])} |" if has_plays and "plays" in v else (" |" if has_plays else "")))
+            row = f"| {attr} | {pct(v['items'])} | {pct(v['interactions'])} |"
+            lines.append(row + (f" {pct(v['plays'])} |" if has_plays and "plays" in v else (" |" if has_plays else "")))
         lines.append("")
     for attr, counts_ in card.get("value_counts", {}).items():
         lines.append(f"## Values of `{attr}`\n\n| value | items | share of interactions |\n|---|---|---|")
-        lines += [f"| {v} | {_fmt(c['items'])} | {_pct(c['interaction_share'])} |" for v, c in counts_.items()]
+        lines += [f"| {v} | {card_number(c['items'])} | {pct(c['interaction_share'])} |" for v, c in counts_.items()]
         lines.append("")
     handled = card.get("handling")
     if handled:
         lines.append("## How problems in the raw files were handled\n\n| what | count | action |\n|---|---|---|")
-        lines += [f"| {h['what']} | {_fmt(h['count'])} | {h['action']} |" for h in handled]
+        lines += [f"| {h['what']} | {card_number(h['count'])} | {h['action']} |" for h in handled]
         lines.append("")
     agreement = card.get("agreement_with_reference")
     if isinstance(agreement, dict):
@@ -188,8 +177,8 @@ def render_markdown(card: dict) -> str:
         lines.append("| label | ours | reference | both | agreement |\n|---|---|---|---|---|")
         for key, v in agreement.items():
             if isinstance(v, dict):
-                share = "–" if v["agreement"] is None else _pct(v["agreement"])
-                lines.append(f"| {key} | {_fmt(v['ours'])} | {_fmt(v['reference'])} | {_fmt(v['both'])} | {share} |")
+                share = "–" if v["agreement"] is None else pct(v["agreement"])
+                lines.append(f"| {key} | {card_number(v['ours'])} | {card_number(v['reference'])} | {card_number(v['both'])} | {share} |")
         lines.append("")
     shown = {"name", "agreement_with_reference", "synthetic", "source", "licence", "time_resolution", "summary", "counts", "sequence_length",
              "same_timestamp_neighbours", "coverage", "value_counts", "handling", "attributes"}

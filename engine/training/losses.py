@@ -1,0 +1,169 @@
+"""Training losses: TAMIP/MIP/NIP pre-training (method §3) and CGSA fine-tuning (method §4).
+
+Sampled or full softmax with negatives shared across branches, summed over branches; SFT
+instructions are drawn from each target's own attributes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engine.core import masks
+from engine.core.config import TrainConfig
+from engine.core.model import ClimberPilot
+from engine.data.schema import EXPLICIT, UNKNOWN
+
+# SFT: chance that each attribute of the true next item becomes an atom of its instruction.
+SFT_ATOM_PROB = {"genre": 0.8, "language": 0.35, "explicit": 0.15, "popularity_tier": 0.1, "era": 0.1}
+
+
+def _candidates(targets: Tensor, n_items: int, tcfg: TrainConfig, gen: torch.Generator):
+    """Shared candidate set for every branch: in-batch targets ∪ uniform negatives."""
+    if tcfg.negatives < 0:
+        return None
+    uniform = torch.randint(1, n_items + 1, (tcfg.negatives,), generator=gen).to(targets.device)
+    return torch.unique(torch.cat([targets, uniform]))
+
+
+def _softmax_loss(q: Tensor, t: Tensor, vecs: Tensor, cand: Tensor | None, log_q: Tensor | None,
+                  reduction: str = "mean", seen: Tensor | None = None):
+    """``vecs`` holds the candidates' vectors (every item when ``cand`` is None).
+
+    ``seen [n, T]`` (full softmax only): items each target's user had before it, 0 = padding;
+    they leave the softmax, except the target itself, as they leave the S3-Rec ranking.
+    """
+    logits = q @ vecs.T
+    if cand is None:
+        if seen is not None:  # in place on the product (its backward does not read it): no copy
+            rows, cols = ((seen > 0) & (seen != t[:, None])).nonzero(as_tuple=True)
+            logits.index_put_((rows, seen[rows, cols] - 1), logits.new_tensor(float("-inf")))
+        return F.cross_entropy(logits, t - 1, reduction=reduction)
+    if log_q is not None:
+        logits = logits - log_q[cand]
+    return F.cross_entropy(logits, torch.searchsorted(cand, t), reduction=reduction)
+
+
+def _log_q(counts: Tensor, n_pairs: int, tcfg: TrainConfig) -> Tensor:
+    """log P(item in the candidate set): in-batch by popularity, plus the uniform draw."""
+    f = counts / counts.sum()
+    q = 1 - torch.exp(n_pairs * torch.log1p(-f.clamp(max=0.999))) + tcfg.negatives / len(f)
+    return torch.log(q.clamp(1e-12, 1.0))
+
+
+def _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded: bool = False,
+                   seen: list[Tensor] | None = None) -> Tensor | None:
+    """Sum over branches of the sampled softmax, negatives shared across branches (None: no pair).
+
+    ``pairs`` holds, per branch, (queries, their targets, the targets of the whole batch).
+    Sharded (data parallelism, one process's rows of a global batch): candidates, logQ and
+    each branch's mean are still taken over the whole batch, so the processes' losses add
+    up to the single-process loss (a process without a pair of its own adds a zero).
+    ``seen`` holds, per branch, each local pair's earlier items (``tcfg.exclude_history``).
+    """
+    pairs = [(p[0], p[1], p[-1]) for p in pairs]  # a (q, t) pair: the whole batch is local
+    seen = seen or [None] * len(pairs)
+    every = [g for _, _, g in pairs]
+    cand = _candidates(torch.cat(every), model.cfg.n_items, tcfg, gen)
+    vecs = model.items.all_items() if cand is None else model.items(cand)
+    log_q = _log_q(counts, sum(len(g) for g in every), tcfg) if (tcfg.logq and cand is not None) else None
+    if sharded:
+        losses = [_softmax_loss(q, t, vecs, cand, log_q, "sum", h) / len(g)
+                  for (q, t, g), h in zip(pairs, seen, strict=True) if len(g)]
+    else:
+        losses = [_softmax_loss(q, t, vecs, cand, log_q, seen=h)
+                  for (q, t, _), h in zip(pairs, seen, strict=True) if len(t)]
+    return torch.stack(losses).sum() if losses else None
+
+
+def pretrain_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts,
+                  rows: slice | None = None) -> Tensor:
+    """One forward supervises every target: branch k at read-out p(t) predicts item t+k.
+
+    ``rows`` (data parallelism): run the model on these rows of the global batch only and
+    return their share of its loss (see :func:`_branch_losses`).
+    """
+    mine = slice(None) if rows is None else rows
+    bb = model.backbone(seq[mine], ts[mine])
+    valid = seq > 0  # bb.valid, for the whole batch
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, valid, tcfg.delta_tau))
+    b, t = seq.shape
+    pos = torch.arange(t, device=seq.device).expand(b, t)
+    pairs, seen = [], []
+    for k in range(model.cfg.n_branches):
+        u, _, _ = model.branch(k, bb, pos[mine])
+        tgt_pos = pos + k
+        tgt = seq.gather(1, tgt_pos.clamp(max=t - 1))
+        ok = (readout >= 0) & valid & (tgt_pos < t) & (tgt > 0)
+        q = u.gather(1, readout[mine].clamp(min=0)[..., None].expand(-1, -1, u.shape[-1]))
+        here = ok[mine]
+        local = tgt[mine][here]
+        pairs.append((q[here], local, local if rows is None else tgt[ok]))
+        if tcfg.exclude_history:  # everything before the target, read by the query or not
+            before = pos[mine][:, None, :] < tgt_pos[mine][:, :, None]  # [B, T(target), T(item)]
+            seen.append((seq[mine][:, None, :] * before)[here])
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None, seen=seen)
+
+
+def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen):
+    """Instructions from each target's own attributes: per attribute allowed sets + tokens.
+
+    Returns ``allowed`` (list of ``[B, T, V+1]``), ``attr_index`` and ``cond_ids [B, T, M]``.
+    A row with no atom (unconditioned share, or only unknown values) keeps token 0.
+    """
+    cfg = model.cfg
+    tgt = model.items.item_attrs[seq]  # [B, T, A]
+    b, t = seq.shape
+    uncond = torch.rand(b, t, generator=gen) < tcfg.sft_uncond_share
+    allowed, attr_index, tokens = [], [], []
+    for attr in cfg.cond_attributes:
+        ai = cfg.attributes.index(attr)
+        vocab = cfg.attr_values[ai]
+        v = tgt[..., ai].cpu()
+        known = (v > 0) & (v != (vocab.index(UNKNOWN) + 1 if UNKNOWN in vocab else -1))
+        use = (torch.rand(b, t, generator=gen) < SFT_ATOM_PROB.get(attr, 0.1)) & ~uncond
+        allow = torch.ones(b, t, len(vocab) + 1, dtype=torch.bool)
+        if attr == EXPLICIT:  # a policy atom: "exclude known explicit" = {false, unknown}
+            values = [x for x in ("false", UNKNOWN) if x in vocab]
+            use &= (v > 0) & (v != (vocab.index("true") + 1 if "true" in vocab else -1))
+            idx = torch.tensor([vocab.index(x) + 1 for x in values], dtype=torch.long)
+            row_allow = torch.zeros(len(vocab) + 1, dtype=torch.bool)
+            row_allow[idx] = True
+            allow[use] = row_allow
+            for x in values:
+                tokens.append(torch.where(use, model.cond_token(attr, x), 0))
+        else:
+            use &= known
+            allow[use] = F.one_hot(v[use], len(vocab) + 1).bool()
+            offset = model.cond_token(attr, vocab[0])
+            tokens.append(torch.where(use, offset + v - 1, 0))
+        allowed.append(allow.to(seq.device))
+        attr_index.append(ai)
+    cond_ids = torch.sort(torch.stack(tokens, dim=-1), dim=-1, descending=True).values
+    return allowed, attr_index, cond_ids[..., : cfg.max_cond_tokens].to(seq.device)
+
+
+def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, gen, counts,
+             rows: slice | None = None) -> Tensor:
+    """CGSA: branch k reads the context shortened by k items, under the target's instruction.
+
+    ``rows``: as in :func:`pretrain_loss`; instructions are drawn for the whole batch, so
+    every process consumes ``gen`` exactly as a single process does.
+    """
+    mine = slice(None) if rows is None else rows
+    bb = model.backbone(seq[mine], ts[mine])
+    valid = seq > 0  # bb.valid, for the whole batch
+    readout = masks.readout_positions(masks.target_visibility_mask(ts, valid, tcfg.delta_tau))
+    allowed, attr_index, cond_ids = sample_instructions(model, seq, tcfg, gen)
+    predicate = masks.item_predicate(bb.hist_attrs, [a[mine] for a in allowed], attr_index)
+    ok = valid & (readout >= 0)
+    pairs = []
+    for k in range(model.cfg.n_branches):
+        q_pos = readout - k
+        ok_k = ok & (q_pos >= 0)
+        u, _, _ = model.branch(k, bb, q_pos[mine].clamp(min=0), predicate, cond_ids[mine])
+        here = ok_k[mine]
+        local = seq[mine][here]
+        pairs.append((u[here], local, local if rows is None else seq[ok_k]))
+    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
