@@ -47,7 +47,7 @@ def register(sub) -> None:
                    help="items held out per user; 1 with --leave-last-out gives the S3-Rec protocol")
     p.add_argument("--leave-last-out", action="store_true",
                    help="cut exactly before the last --holdout items, not at a day boundary")
-    p.add_argument("--logq", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--logq", action=argparse.BooleanOptionalAction, default=TrainConfig.logq,
                    help="logQ correction of the sampled softmax (measured to help on Last.fm)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
                    help="rows per optimiser step (under torchrun: split across the processes)")

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.core.config import TrainConfig
 from engine.data import hetrec
 from engine.data.card import base_card
 from engine.data.io import read_meta, save_dataset
@@ -40,7 +39,7 @@ from engine.data.schema import (
     USER_ID,
     Dataset,
 )
-from engine.data.split import held_out_pairs
+from engine.data.split import DEFAULT_DAY_BOUNDARY, DEFAULT_HOLDOUT, held_out_pairs
 from engine.data.validate import read_table, stable_order
 from engine.errors import DataError
 
@@ -48,7 +47,7 @@ ATTRIBUTES = (GENRE, LANGUAGE, ERA, EXPLICIT, POPULARITY)
 # The split the shipped models are evaluated on; labels and popularity leave its test pairs out.
 # Counted in, 8.2 % of the held-out artists had a genre only from their own test user's future
 # tags, and 13 % had another genre than their training-time evidence gives them.
-LABEL_SPLIT = TrainConfig()
+LABEL_HOLDOUT, LABEL_DAY_BOUNDARY = DEFAULT_HOLDOUT, DEFAULT_DAY_BOUNDARY
 TIME_RESOLUTION = 86400
 TOP_K = 50
 NAME_ = "lastfm"
@@ -163,7 +162,7 @@ def build_lastfm(
     spotify = Path(spotify) if spotify else hetrec.default_spotify()
     tracks = hetrec.read_spotify(spotify) if spotify else None
     inter, handled = tag_timeline(raw, raw.artists["artist_id"].to_numpy())
-    held = held_out_pairs(inter, TIME_RESOLUTION, LABEL_SPLIT.holdout, LABEL_SPLIT.day_boundary)
+    held = held_out_pairs(inter, TIME_RESOLUTION, LABEL_HOLDOUT, LABEL_DAY_BOUNDARY)
     evidence = hetrec.without_pairs(raw, held.rename(columns={ITEM_ID: "artist_id"}))
     labelled = hetrec.label_artists(evidence, tracks, config)
     items = labelled[labelled["in_artists_file"]].drop(columns="in_artists_file").reset_index()
@@ -174,13 +173,13 @@ def build_lastfm(
     card["counts"]["users_in_release"] = int(pd.concat([raw.tagged["user_id"], raw.user_artists["user_id"]]).nunique())
     card["handling"] = handled
     card["labels_leave_out"] = {
-        "holdout": LABEL_SPLIT.holdout, "day_boundary": LABEL_SPLIT.day_boundary,
+        "holdout": LABEL_HOLDOUT, "day_boundary": LABEL_DAY_BOUNDARY,
         "pairs": len(held), "users": int(held[USER_ID].nunique()),
         "tag_rows": len(raw.tagged) - len(evidence.tagged),
         "listening_rows": len(raw.user_artists) - len(evidence.user_artists),
         "sentence": (f"Genre, language, era and popularity count no evidence from the {len(held):,} "
                      f"(user, artist) pairs that the evaluation holds out (each test user's last "
-                     f"≥{LABEL_SPLIT.holdout} artists from a day boundary): their tags and plays are left out."),
+                     f"≥{LABEL_HOLDOUT} artists from a day boundary): their tags and plays are left out."),
     }
     dates = pd.to_datetime(raw.tagged["timestamp"], unit="s")
     card["timestamps"] = {

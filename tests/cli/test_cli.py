@@ -80,3 +80,15 @@ def test_train_records_length_buckets_in_the_checkpoint(tmp_path):
     run("train", *SYN, "--objective", "nip", "--epochs", "1", "--length-buckets", "3",
         "--device", "cpu", "--out", str(out))
     assert checkpoint.load(out).train_config.length_buckets == 3
+
+
+def test_train_flags_default_to_the_train_config():
+    """One default per setting: the CLI reads TrainConfig's instead of keeping its own."""
+    from engine.cli import build_parser
+    from engine.core.config import TrainConfig
+
+    args = build_parser().parse_args(["train"])
+    defaults = TrainConfig()
+    assert args.logq is defaults.logq
+    assert (args.batch_size, args.negatives, args.epochs, args.holdout) == (
+        defaults.batch_size, defaults.negatives, defaults.max_epochs, defaults.holdout)
