@@ -180,7 +180,22 @@ def render_markdown(card: dict) -> str:
                 share = "–" if v["agreement"] is None else pct(v["agreement"])
                 lines.append(f"| {key} | {card_number(v['ours'])} | {card_number(v['reference'])} | {card_number(v['both'])} | {share} |")
         lines.append("")
-    shown = {"name", "agreement_with_reference", "synthetic", "source", "licence", "time_resolution", "summary", "counts", "sequence_length",
+    expert = card.get("agreement_with_expert_labels")
+    if isinstance(expert, dict):
+        lines.append("## Agreement with the expert fixture (well-known artists, hand-checked)\n")
+        lines.append(f"{expert['found_in_items']} of {expert['fixture_artists']} fixture artists found. Agreement is "
+                     "over artists both label; `unknown` on our side is counted apart, not as an error.\n")
+        lines.append("| label | expert-labelled | ours known | ours unknown | agreement |\n|---|---|---|---|---|")
+        for attr, v in expert.items():
+            if isinstance(v, dict):
+                share = "–" if v["agreement"] is None else _pct(v["agreement"])
+                lines.append(f"| {attr} | {v['expert_known']} | {v['ours_known']} | {v['ours_unknown']} | {share} |")
+        wrong = [f"{d['name']} ({attr}: ours {d['ours']}, expert {d['expert']})"
+                 for attr, v in expert.items() if isinstance(v, dict) for d in v["disagreements"]]
+        if wrong:
+            lines.append("\nDisagreements: " + "; ".join(wrong) + ".")
+        lines.append("")
+    shown = {"name", "agreement_with_reference", "agreement_with_expert_labels", "synthetic", "source", "licence", "time_resolution", "summary", "counts", "sequence_length",
              "same_timestamp_neighbours", "coverage", "value_counts", "handling", "attributes"}
     for key, value in card.items():
         if key not in shown:

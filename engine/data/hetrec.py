@@ -260,8 +260,11 @@ def label_artists(raw: HetrecRaw, spotify: pd.DataFrame | None, config: L.LabelC
     out[POPULARITY] = L.popularity_tiers(out[LISTENERS], out[PLAYS], config)
     out["popularity_evidence"] = [f"{a} listeners, {b:,} plays" for a, b in zip(out[LISTENERS], out[PLAYS], strict=True)]
     per_key = L.spotify_explicit(spotify) if spotify is not None else None
-    out[EXPLICIT], out["explicit_evidence"] = L.explicit_labels(out[NAME], per_key)
-    out.loc[~out["in_artists_file"], [EXPLICIT, "explicit_evidence"]] = UNKNOWN  # placeholder names never join
+    tag_explicit = tag_labels.get("explicit_tag_evidence")
+    out[EXPLICIT], out["explicit_evidence"] = L.explicit_labels(out[NAME], per_key, tag_explicit, config)
+    # Placeholder names never join Spotify; their explicit-content tags still count.
+    placeholder = ~out["in_artists_file"] & ~out["explicit_evidence"].str.startswith("tags:")
+    out.loc[placeholder, [EXPLICIT, "explicit_evidence"]] = UNKNOWN
     return out[[NAME, GENRE, LANGUAGE, "era", EXPLICIT, POPULARITY, LISTENERS, PLAYS, "n_tag_assignments",
                 "genre_evidence", "language_evidence", "era_evidence", "explicit_evidence", "popularity_evidence",
                 "in_artists_file"]]

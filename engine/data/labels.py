@@ -2,17 +2,53 @@
 
 Last.fm gives free-form user tags, not labels. This module turns them into the coarse
 categorical attributes the model embeds and instructions name (method §2, §4), with
-our own ordered keyword rules, and keeps the evidence for every label:
+our own ordered keyword rules, and keeps the evidence for every label. The rules aim at
+labels a music expert accepts (checked against a hand-written fixture of well-known
+artists, :mod:`engine.data.label_check`):
 
-- genre: each tag maps to one of ~20 coarse genres by the first matching rule in
-  :data:`GENRE_RULES`; an artist's genre is the coarse genre with most tag assignments.
-- language: tags naming a language, a language-defined scene or a nationality map to an
-  ISO 639-1 code (:data:`LANGUAGE_RULES`); the most-assigned language wins if it has
-  enough votes; otherwise the Unicode script of the name is the fallback evidence.
-- era: decade tags ("80s", "1990s", "'60s") vote for a decade.
+- genre: the musical genre. Each tag maps to one of ~20 coarse genres by the first
+  matching rule in :data:`GENRE_RULES`; an artist's genre is the coarse genre with most
+  tag assignments. Language-defined scenes map to their musical genre (J-pop, K-pop,
+  C-pop, chanson, schlager → pop; J-rock, visual kei → rock, metal when metal tags
+  outvote them); the language is carried separately. ``world`` is kept for tags that name
+  world music itself ("world", "world music", "world fusion", afrobeat, fado, ...), not for
+  any tag that contains the word ("best songs in the world").
+- language: the language of the lyrics, not the artist's nationality. Tags vote in two
+  tiers (:data:`LANGUAGE_RULES`):
+
+  1. direct evidence: tags naming a language or a language-defined scene (``lyric``:
+     "deutschrock", "chanson francaise", "j-pop", "mpb", "russian rock"), the
+     "instrumental" tag (``instrumental`` → :data:`NO_LYRICS` ``zxx``, "no linguistic
+     content"), English-speaking origin tags (``origin``: "british", "american") and
+     nationality tags of countries whose acts on Last.fm mostly sing in the local language
+     (``nation``: "brazilian", "japanese", "russian", "italian", "polish", "mexican", ...).
+     A German/Swedish/Finnish/... nationality tag adds to its own language only next to a
+     lyric tag of that language ("german" + "neue deutsche härte": Rammstein). The
+     most-assigned language wins if it has ≥ ``min_language_votes`` votes,
+     ≥ ``min_language_share`` of the tier's votes and a unique maximum.
+  2. only when tier 1 decides nothing: nationality tags of countries whose acts known
+     abroad mostly sing English (``export``: German, Swedish, Finnish, Norwegian, Danish,
+     Dutch, Icelandic, and any nationality + "metal") vote for ``en`` (Scorpions, Blind
+     Guardian, Roxette, a-ha, Björk), and instrumental styles (``style``: "post-rock",
+     "idm", "composer", "film score") vote for ``zxx``, same thresholds. "french" alone
+     votes for nothing: French acts known abroad sing French and English about equally
+     (Daft Punk, Air, Phoenix vs Yelle, Alizée).
+
+  Otherwise the Unicode script of the name is the fallback evidence.
+- era: the decade the artist was active or broke through. Decade tags ("80s", "1990s",
+  "'60s") and year tags ("1997", "2008") vote for a decade; decade tags that say the
+  artist is *not* from that decade ("80s revival", "70s influenced", "retro", "style",
+  :data:`ERA_NOISE`) are ignored. Most votes wins; a tie goes to the tied decade nearest
+  the weighted median of all votes (the first decade, oldest first, whose cumulative votes
+  reach half), then to the older one: one stray "70s" on a 1990s act no longer decides
+  (Daft Punk: 70s, 90s, 2000s one vote each → 90s).
 - popularity tier: by cumulative share of listeners (head / torso / tail).
-- explicit: real Spotify flags joined on normalised artist names; most artists stay
-  ``unknown``.
+- explicit: ``true`` when the evidence shows explicit recordings: a real Spotify
+  explicit flag on at least one track matched by normalised artist name, or tags that
+  name explicit content ("explicit", "gangsta rap", "horrorcore") on at least
+  ``min_explicit_tag_votes`` assignments. ``false`` only when at least
+  ``min_clean_tracks`` matched Spotify tracks are all clean (one or two clean tracks of a
+  rapper say little: Kanye West 0/2, Ludacris 0/1 stay ``unknown``). Otherwise ``unknown``.
 """
 
 from __future__ import annotations
@@ -37,6 +73,10 @@ class LabelConfig:
     head_share: float = 0.5  # head = most-listened items covering this share of listener relations
     torso_share: float = 0.8  # torso = the next ones up to this cumulative share; tail = the rest
     evidence_tags: int = 3  # tags quoted in a genre's evidence
+    min_clean_tracks: int = 5  # explicit = false needs at least this many matched Spotify tracks, all clean
+    min_explicit_tag_votes: int = 2  # explicit = true from tags needs this many explicit-content tag assignments
+    first_year: int = 1920  # year tags ("1997") count for the era within [first_year, last_year]
+    last_year: int = 2011
 
 
 DEFAULT_LABELS = LabelConfig()
@@ -58,45 +98,90 @@ GENRE_RULES: tuple[tuple[str, str], ...] = (
     ("folk", r"folk|singer[- ]?songwriter|acoustic|celtic"),
     ("reggae", r"reggae|\bska\b|\bdub\b|dancehall"),
     ("latin", r"latin|\bmpb\b|bossa|samba|flamenco|sertanejo|\baxe\b|salsa|tango|forro|pagode|cumbia|bachata"),
-    ("world", r"\bworld\b|\bj-?pop|\bj-?rock|visual kei|\bk-?pop|\bc-?pop|mandopop|cantopop|chanson|schlager|"
-              r"afrobeat|bollywood|\bfado\b"),
-    ("soundtrack", r"soundtrack|\bost\b|\banime\b|video ?games?|\bgames?\b|score\b"),
-    ("pop", r"pop(?!ul)|\bteen|girl groups?"),
+    # World music itself, not any tag containing "world" ("best songs in the world") and not
+    # language-defined pop/rock scenes (J-pop, K-pop, chanson → pop; J-rock → rock below).
+    ("world", r"^world ?(music|fusion|beats?|groove|folk)?$|^worldmusic$|\bworld ?beat|afrobeat|\bfado\b|"
+              r"\bafrican\b|\bklezmer\b|\bbalkan\b|\bgypsy\b|\bqawwali\b|\bindian classical\b"),
+    ("soundtrack", r"soundtrack|\bost\b|\banime\b|video ?games?|\bgames?\b|score\b|bollywood"),
+    ("pop", r"pop(?!ul)|\bteen|girl groups?|chanson|schlager"),
     ("indie/alternative", r"indie|alternative|experimental|new wave|post[- ]?rock|grunge|shoegaz|avant|lo-?fi|noise"),
-    ("rock", r"rock|psychedelic|progressive|\bprog\b|garage|\bsurf\b"),
+    ("rock", r"rock|psychedelic|progressive|\bprog\b|garage|\bsurf\b|visual kei"),
     ("new age", r"new age|relax|meditation"),
     ("christian/gospel", r"christian|gospel|worship"),
 )
 GENRES = tuple(g for g, _ in GENRE_RULES)
 
-# Language rules: (ISO 639-1 code, kind, pattern). ``origin``: English-speaking nationality
-# tags, which only count when they are the whole tag ("british", not "british punk").
-LANGUAGE_RULES: tuple[tuple[str, str, str], ...] = (
-    ("zxx", "instrumental", r"^instrumentals?\b"),
-    ("ja", "lyric", r"\bjapan(ese)?\b|\bj-?(pop|rock|metal|ska|rap|hip-?hop)\b|visual kei|\banime\b"),
-    ("ko", "lyric", r"\bkorean?\b|\bk-?(pop|rock|rap|hip ?hop|indie)\b|\bkindie\b"),
-    ("zh", "lyric", r"\bchinese\b|\bcantonese\b|\bmandarin\b|\bc-?pop\b|mandopop|cantopop|taiwanese"),
-    ("de", "lyric", r"\bgerman\b|\bdeutsch|\bndw\b|\bndh\b|neue deutsche h|\baustrian\b|schlager"),
-    ("pt", "lyric", r"\bbrazil(ian)?\b|\bbrasil(eira|eiro)?\b|\bmpb\b|bossa ?nova|\bsamba\b|\baxe\b|sertanejo|"
-                    r"\bforro\b|\bpagode\b|portuguese|\bfado\b"),
-    ("es", "lyric", r"\bspanish\b|espa[nñ]ol|\bmexican[oa]?\b|\blatin (pop|rock)\b|flamenco|reggaeton|"
-                    r"\bargentin[ao]?\b|\bsalsa\b|\btango\b|\bcumbia\b"),
-    ("fr", "lyric", r"\bfrench\b|\bfran[cç]ais|\bchanson|\bquebec"),
-    ("it", "lyric", r"\bitalian[oa]?\b|cantautor"),
-    ("ru", "lyric", r"\brussian\b"),
-    ("sv", "lyric", r"\bswedish\b|\bsvensk"),
-    ("fi", "lyric", r"\bfinnish\b|\bsuomi"),
-    ("no", "lyric", r"\bnorwegian\b|\bnorsk\b"),
-    ("pl", "lyric", r"\bpolish\b|\bpolsk"),
-    ("tr", "lyric", r"\bturkish\b|\bt[uü]rk[cç]e\b"),
+# Value of ``language`` for acts without lyrics (ISO 639-2 "no linguistic content").
+NO_LYRICS = "zxx"
+
+# Language rules: (code, kind, pattern), first match wins. Kinds (see the module docstring):
+# ``instrumental`` and ``lyric`` name the lyrics; ``origin`` (English-speaking nationality,
+# only as the whole tag) and ``nation`` (a country whose acts mostly sing the local language)
+# vote directly; ``export`` (a country whose acts known abroad mostly sing English) votes for
+# "en" only when an artist has no direct vote. A ``None`` code: the tag says nothing.
+_VERSION = r"\b(versions?|covers?|remix(es)?|translations?|influenced|inspired)\b"
+LANGUAGE_RULES: tuple[tuple[str | None, str, str], ...] = (
+    (None, "", _VERSION),  # "spanish version", "german cover": about one recording or influence
+    (NO_LYRICS, "instrumental", r"^instrumentals?\b|^piano solo$"),
+    (NO_LYRICS, "style", r"^post[- ]?rock$|\bcomposers?\b|\bfilm score|^scores?$|^baroque$|^idm$|^chiptunes?$"),
+    ("es", "lyric", r"\bspanish metal\b"),  # the Spanish-language metal scene (Mägo de Oz)
+    ("en", "export", r"\b(german|swedish|finnish|norwegian|danish|dutch|icelandic|polish|brazilian|brasil|"
+                     r"greek|italian|french|russian|mexican|israeli|turkish|portuguese)\b.*\bmetal\b"),
+    ("ja", "lyric", r"\bj-?(pop|rock|metal|ska|rap|hip-?hop)\b|visual kei|\bjapanese (pop|rock|hip-?hop|rap)\b|"
+                    r"\banime\b"),
+    ("ja", "nation", r"^japan(ese)?\b"),
+    ("ko", "lyric", r"\bk-?(pop|rock|rap|hip ?hop|indie)\b|\bkindie\b|\bkorean (pop|rock|hip-?hop|rap|music)\b"),
+    ("ko", "nation", r"^korea(n)?\b"),
+    ("zh", "lyric", r"\bc-?pop\b|mandopop|cantopop|\bcantonese\b|\bmandarin\b"),
+    ("zh", "nation", r"^(chinese|taiwanese)\b"),
+    ("de", "lyric", r"\bdeutsch(?!land)|\bndw\b|\bndh\b|neue deutsche h|schlager|liedermacher|"
+                    r"\bgerman (hip ?hop|rap|lyrics|schlager)\b|\bgerman[- ]language\b"),
+    ("de", "export", r"^(german|deutschland|austrian)\b"),
+    ("sv", "export", r"^swed(en|ish)\b"),
+    ("fi", "export", r"^finn(ish|land)\b"),
+    ("no", "export", r"^norw(ay|egian)\b"),
+    ("da", "export", r"^(danish|denmark)\b"),
+    ("nl", "export", r"^(dutch|holland)\b"),
+    ("is", "export", r"^iceland(ic)?\b"),
+    ("pt", "lyric", r"\bmpb\b|bossa ?nova|\bsamba\b|\baxe\b|sertanejo|\bforro\b|\bpagode\b|portugu[eê]s|\bfado\b|"
+                    r"musica (popular )?brasileira|\bbrazilian (rock|pop|music)\b|\brock (brasil|brasileiro|nacional)\b"),
+    ("pt", "nation", r"^(brazil(ian)?|brasil(eira|eiro)?|made in brazil)\b"),
+    ("es", "lyric", r"\bspanish\b|espa[nñ]ol|\blatin (pop|rock)\b|\bpop latino\b|flamenco|reggaeton|\bsalsa\b|"
+                    r"\btango\b|\bcumbia\b|\bbachata\b|ranchera|\brock (en espanol|argentino)\b|"
+                    r"\bmexican (pop|folk)\b|\bregional mexican\b"),
+    ("es", "nation", r"^(mexican[oa]?|argentin[ao]?|argentinian|colombian[oa]?|chilean[oa]?)\b"),
+    ("fr", "lyric", r"\bchanson|\bfran[cç]ais|\bfrench (pop|rap|hip ?hop|rock|lyrics|chanson|vocalists?)\b|"
+                    r"\brap fran|\bquebec"),
+    (None, "", r"^french\b"),  # French acts known abroad sing French and English about equally
+    ("it", "lyric", r"\bitalian[oa]\b|cantautor|\bitalian (pop|rock|music|progressive|prog|symphonic)|"
+                    r"\bpop italiano\b|\brock italiano\b"),
+    ("it", "nation", r"^italian\b"),
+    ("ru", "lyric", r"\brussian (rock|pop|alternative|rap|hip-?hop|underground|indie|bard|chanson)\b"),
+    ("ru", "nation", r"^russian?\b"),
+    ("sv", "lyric", r"\bsvensk|\bswedish (lyrics|hip ?hop|rap)\b"),
+    ("fi", "lyric", r"\bsuomi"),
+    ("no", "lyric", r"\bnorsk\b"),
+    ("pl", "lyric", r"\bpolsk|\bpolish (rock|punk|hip-?hop|rap|music|pop)\b"),
+    ("pl", "nation", r"^polish\b"),
+    ("tr", "lyric", r"\bt[uü]rk[cç]e\b|\bturkish (rock|pop)\b"),
+    ("tr", "nation", r"^turkish\b"),
     ("el", "lyric", r"\bgreek\b"),
-    ("he", "lyric", r"\bisraeli\b|\bhebrew\b"),
+    ("he", "lyric", r"\bhebrew\b"),
     ("hi", "lyric", r"\bhindi\b|bollywood"),
     ("ar", "lyric", r"\barabic\b"),
-    ("nl", "lyric", r"\bdutch\b|\bnederland"),
+    ("nl", "lyric", r"\bnederland"),
     ("en", "origin", r"^(british|american|uk|usa|us|english|canadian|australian|scottish|irish|welsh|"
                      r"new zealand|brit ?pop)$"),
 )
+DIRECT_LANGUAGE_KINDS = ("lyric", "instrumental", "origin", "nation")
+WEAK_LANGUAGE_KINDS = ("export", "style")
+
+# Tags that name explicit content (or a genre whose records near-universally carry a
+# Parental Advisory label).
+EXPLICIT_TAGS = r"\bexplicit\b|parental advisory|gangsta|horrorcore"
+
+# Decade tags that say the artist is NOT from that decade (influence, revival, pastiche).
+ERA_NOISE = r"revival|influenc|inspired|\bstyle\b|retro|tribute|cover|sounding|\blike\b"
 
 # Unicode scripts that point to a language when a name is written in them.
 SCRIPT_LANGUAGES = {
@@ -118,20 +203,32 @@ def tag_genre(tag: str) -> str:
 
 
 def tag_language(tag: str) -> tuple[str, str]:
-    """(ISO 639-1 code, kind) of one tag, or (``unknown``, "")."""
+    """(language code, kind) one tag votes for, or (``unknown``, "") (see :data:`LANGUAGE_RULES`)."""
     text = " ".join(tag.lower().split())
     for code, kind, pattern in LANGUAGE_RULES:
         if re.search(pattern, text):
-            return code, kind
+            return (code, kind) if code else (UNKNOWN, "")
     return UNKNOWN, ""
 
 
-def tag_era(tag: str) -> str:
-    """The decade a tag names ("80s", "00s"), or ``unknown`` (also for tags naming two)."""
+def tag_era(tag: str, config: LabelConfig = DEFAULT_LABELS) -> str:
+    """The decade a tag names ("80s", "00s", or a year tag "1997" → "90s"), or ``unknown``.
+
+    Tags naming two decades, and decade tags that point away from the artist's own time
+    ("80s revival", "70s influenced", :data:`ERA_NOISE`) are ``unknown``.
+    """
+    text = tag.lower().strip()
+    if re.fullmatch(r"(19|20)[0-9]{2}", text):
+        year = int(text)
+        if config.first_year <= year <= config.last_year:
+            return f"{text[2]}0s"
+        return UNKNOWN
+    if re.search(ERA_NOISE, text):
+        return UNKNOWN
     found = set()
-    for match in _DECADE.finditer(tag.lower()):
-        text = match.group(0).replace("'", "")
-        if len(text) == 5 and text[:4] not in _VALID_4DIGIT:
+    for match in _DECADE.finditer(text):
+        value = match.group(0).replace("'", "")
+        if len(value) == 5 and value[:4] not in _VALID_4DIGIT:
             continue
         found.add(f"{match.group(1)}0s")
     return found.pop() if len(found) == 1 else UNKNOWN
@@ -144,7 +241,7 @@ def decade_year(era: str) -> int:
 
 
 def tag_table(tags: pd.DataFrame) -> pd.DataFrame:
-    """Per tag id: genre, language, language kind and era (tags: ``tag_id``, ``tag``)."""
+    """Per tag id: genre, language, language kind, era and explicit-content flag (tags: ``tag_id``, ``tag``)."""
     values = tags["tag"].astype(str)
     lang = [tag_language(t) for t in values]
     return pd.DataFrame({
@@ -154,6 +251,7 @@ def tag_table(tags: pd.DataFrame) -> pd.DataFrame:
         "language": [code for code, _ in lang],
         "language_kind": [kind for _, kind in lang],
         "era": [tag_era(t) for t in values],
+        "explicit_tag": [bool(re.search(EXPLICIT_TAGS, t.lower())) for t in values],
     })
 
 
@@ -165,7 +263,8 @@ def _votes(assign: pd.DataFrame, column: str) -> pd.DataFrame:
     per_value = per_tag.groupby(["artist_id", column], sort=False).agg(
         n=("n", "sum"), tags=("tag", lambda s: list(s)), tag_n=("n", lambda s: list(s)))
     per_value = per_value.reset_index()
-    # Best value first: most assignments; ties go to the older decade, else alphabetically.
+    # Best value first: most assignments; ties go to the older decade, else alphabetically
+    # (the era's ties are re-decided by :func:`_era_choice`).
     per_value["tie"] = per_value[column].map(decade_year) if column == "era" else per_value[column]
     per_value = per_value.sort_values(["artist_id", "n", "tie"], ascending=[True, False, True])
     per_value["total"] = per_value.groupby("artist_id")["n"].transform("sum")
@@ -176,8 +275,66 @@ def _quote(tags: list[str], counts: list[int], k: int) -> str:
     return ", ".join(f"{t} ({c})" for t, c in zip(tags[:k], counts[:k], strict=False))
 
 
-def artist_tag_labels(assign: pd.DataFrame, config: LabelConfig = LabelConfig()) -> pd.DataFrame:
-    """Genre, language (tags only) and era per artist, with evidence.
+def _language_winner(lang: pd.DataFrame, config: LabelConfig) -> pd.DataFrame:
+    """The best value per artist of :func:`_votes` output, if it passes the language thresholds."""
+    top = lang.groupby("artist_id", sort=False).head(1).set_index("artist_id")
+    second = lang.groupby("artist_id", sort=False).nth(1).set_index("artist_id")["n"]
+    unique_max = top["n"] > second.reindex(top.index).fillna(0)
+    ok = (top["n"] >= config.min_language_votes) & (top["n"] / top["total"] >= config.min_language_share) & unique_max
+    return top[ok]
+
+
+def _artist_languages(assign: pd.DataFrame, config: LabelConfig) -> pd.DataFrame:
+    """Language and evidence per artist by the two tiers of the module docstring."""
+    kind = assign["language_kind"] if "language_kind" in assign.columns else pd.Series("lyric", index=assign.index)
+    kind = kind.to_numpy()
+    direct = assign[np.isin(kind, DIRECT_LANGUAGE_KINDS)]
+    weak = assign[np.isin(kind, WEAK_LANGUAGE_KINDS)]
+    # A nationality corroborates its own language when the artist also has a lyric tag for it
+    # ("german" + "deutschrock"); otherwise it is tier-2 evidence for English.
+    lyric = direct[direct["language_kind"] == "lyric"] if "language_kind" in direct.columns else direct
+    lyric_pairs = pd.MultiIndex.from_frame(lyric[["artist_id", "language"]].drop_duplicates())
+    corroborates = pd.MultiIndex.from_frame(weak[["artist_id", "language"]]).isin(lyric_pairs)
+    corroborates &= (weak["language_kind"] == "export").to_numpy()
+    tier1 = pd.concat([direct, weak[corroborates]])
+    tier2 = weak[~corroborates]
+    tier2 = tier2.assign(language=np.where(tier2["language_kind"] == "export", "en", tier2["language"]))
+    frames = []
+    decided: pd.Index = pd.Index([])
+    for votes, note in ((tier1, ""), (tier2, "; tier 2: nationality / style only")):
+        votes = votes[~votes["artist_id"].isin(decided)]
+        if votes.empty:
+            continue
+        top = _language_winner(_votes(votes, "language"), config)
+        decided = decided.append(top.index)
+        frames.append(pd.DataFrame({
+            "language": top["language"],
+            "language_evidence": [f"tag: {_quote(r.tags, r.tag_n, 3)} ({r.n} of {r.total} language votes{note})"
+                                  for r in top.itertuples()],
+        }))
+    if not frames:
+        return pd.DataFrame({"language": pd.Series(dtype=object), "language_evidence": pd.Series(dtype=object)})
+    return pd.concat(frames)
+
+
+def _era_choice(era: pd.DataFrame) -> pd.DataFrame:
+    """Per artist: the decade with most votes; a tie goes to the tied decade nearest the
+    weighted median (the first decade, oldest first, whose cumulative votes reach half),
+    then to the older one."""
+    era = era.assign(year=era["era"].map(decade_year)).sort_values(["artist_id", "year"])
+    cum = era.groupby("artist_id", sort=False)["n"].cumsum()
+    median = era[cum >= era["total"] / 2].groupby("artist_id", sort=False)["year"].first()
+    era["dist"] = (era["year"] - era["artist_id"].map(median)).abs()
+    era["top"] = era.groupby("artist_id", sort=False)["n"].transform("max")
+    chosen = era[era["n"] == era["top"]].sort_values(["artist_id", "dist", "year"], ascending=[True, True, True])
+    chosen = chosen.groupby("artist_id", sort=False).head(1).set_index("artist_id")
+    spread = {a: ", ".join(f"{e} ({n})" for e, n in zip(g["era"], g["n"], strict=True))
+              for a, g in era.groupby("artist_id", sort=False)}
+    return chosen.assign(spread=[spread[a] for a in chosen.index])
+
+
+def artist_tag_labels(assign: pd.DataFrame, config: LabelConfig = DEFAULT_LABELS) -> pd.DataFrame:
+    """Genre, language (tags only), era and explicit-content tag votes per artist, with evidence.
 
     ``assign``: one row per tag assignment with ``artist_id`` and the tag columns of
     :func:`tag_table`. Returns one row per artist id that has at least one label.
@@ -193,24 +350,24 @@ def artist_tag_labels(assign: pd.DataFrame, config: LabelConfig = LabelConfig())
         ],
     })
     out.append(genre)
-    lang = _votes(assign, "language")
-    top = lang.groupby("artist_id", sort=False).head(1).set_index("artist_id")
-    second = lang.groupby("artist_id", sort=False).nth(1).set_index("artist_id")["n"]
-    unique_max = top["n"] > second.reindex(top.index).fillna(0)
-    ok = (top["n"] >= config.min_language_votes) & (top["n"] / top["total"] >= config.min_language_share) & unique_max
-    top = top[ok]
-    out.append(pd.DataFrame({
-        "language": top["language"],
-        "language_evidence": [f"tag: {_quote(r.tags, r.tag_n, 3)} ({r.n} of {r.total} language votes)"
-                              for r in top.itertuples()],
-    }))
+    out.append(_artist_languages(assign, config))
     era = _votes(assign, "era")
-    top = era.groupby("artist_id", sort=False).head(1).set_index("artist_id")
+    top = _era_choice(era) if not era.empty else era.assign(spread="").set_index("artist_id")
     out.append(pd.DataFrame({
         "era": top["era"],
-        "era_evidence": [f"tag: {_quote(r.tags, r.tag_n, 3)} ({r.n} of {r.total} decade votes)"
+        "era_evidence": [f"tag: {_quote(r.tags, r.tag_n, 3)} ({r.n} of {r.total} decade votes: {r.spread})"
                          for r in top.itertuples()],
-    }))
+    }, index=top.index))
+    if "explicit_tag" in assign.columns:
+        ex = assign[assign["explicit_tag"].astype(bool)]
+        per_tag = ex.groupby(["artist_id", "tag"]).size().rename("n").reset_index()
+        per_tag = per_tag.sort_values(["artist_id", "n", "tag"], ascending=[True, False, True])
+        per_artist = per_tag.groupby("artist_id").agg(n=("n", "sum"), tags=("tag", list), tag_n=("n", list))
+        per_artist = per_artist[per_artist["n"] >= config.min_explicit_tag_votes]
+        out.append(pd.DataFrame({
+            "explicit_tag_votes": per_artist["n"],
+            "explicit_tag_evidence": [f"tags: {_quote(r.tags, r.tag_n, 3)}" for r in per_artist.itertuples()],
+        }))
     labels = pd.concat(out, axis=1)
     labels.index.name = "artist_id"
     return labels
@@ -273,17 +430,38 @@ def spotify_explicit(tracks: pd.DataFrame) -> pd.DataFrame:
     return rows.groupby("key").agg(sp_tracks=("track_id", "size"), sp_explicit=("explicit", "sum"))
 
 
-def explicit_labels(names: pd.Series, per_key: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """("true"/"false"/"unknown", evidence) per name from :func:`spotify_explicit` counts."""
+def explicit_labels(
+    names: pd.Series,
+    per_key: pd.DataFrame | None,
+    tag_evidence: pd.Series | None = None,
+    config: LabelConfig = DEFAULT_LABELS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """("true"/"false"/"unknown", evidence) per name.
+
+    ``per_key``: :func:`spotify_explicit` counts; ``tag_evidence`` (aligned with ``names``):
+    the explicit-content tag evidence of :func:`artist_tag_labels` or missing. ``true`` if a
+    matched track is explicit or the tags name explicit content; ``false`` only if at least
+    ``config.min_clean_tracks`` tracks matched and all are clean; else ``unknown``.
+    """
     label = np.full(len(names), UNKNOWN, dtype=object)
     evidence = np.full(len(names), UNKNOWN, dtype=object)
-    if per_key is None:
-        return label, evidence
-    keys = names.astype(str).map(normalise_name)
-    joined = per_key.reindex(keys.to_numpy())
-    matched = joined["sp_tracks"].notna().to_numpy() & (keys != "").to_numpy()
-    n = joined["sp_tracks"].fillna(0).to_numpy(dtype=int)
-    e = joined["sp_explicit"].fillna(0).to_numpy(dtype=int)
-    label[matched] = np.where(e[matched] > 0, "true", "false")
-    evidence[matched] = [f"spotify: {a}/{b} tracks explicit" for a, b in zip(e[matched], n[matched], strict=True)]
+    if per_key is not None:
+        keys = names.astype(str).map(normalise_name)
+        joined = per_key.reindex(keys.to_numpy())
+        matched = joined["sp_tracks"].notna().to_numpy() & (keys != "").to_numpy()
+        n = joined["sp_tracks"].fillna(0).to_numpy(dtype=int)
+        e = joined["sp_explicit"].fillna(0).to_numpy(dtype=int)
+        is_true = matched & (e > 0)
+        is_false = matched & (e == 0) & (n >= config.min_clean_tracks)
+        label[is_true] = "true"
+        label[is_false] = "false"
+        evidence[matched] = [f"spotify: {a}/{b} tracks explicit" for a, b in zip(e[matched], n[matched], strict=True)]
+        few = matched & ~is_true & ~is_false
+        evidence[few] = [f"spotify: {a}/{b} tracks explicit (fewer than {config.min_clean_tracks} clean tracks: unknown)"
+                         for a, b in zip(e[few], n[few], strict=True)]
+    if tag_evidence is not None:
+        tags = tag_evidence.to_numpy(dtype=object)
+        has = np.array([isinstance(t, str) for t in tags], dtype=bool)
+        label[has] = "true"
+        evidence[has] = [f"{t}" if ev == UNKNOWN else f"{ev}; {t}" for ev, t in zip(evidence[has], tags[has], strict=True)]
     return label, evidence

@@ -23,7 +23,8 @@ import pandas as pd
 from engine.data import hetrec
 from engine.data.card import base_card
 from engine.data.io import read_meta, save_dataset
-from engine.data.labels import DEFAULT_LABELS, GENRE_RULES, LabelConfig
+from engine.data.label_check import FIXTURE, expert_agreement
+from engine.data.labels import DEFAULT_LABELS, GENRE_RULES, NO_LYRICS, LabelConfig
 from engine.data.paths import HETREC_DIR, default_dataset_dir, find_shared
 from engine.data.schema import (
     ERA,
@@ -177,7 +178,7 @@ def build_lastfm(
         "pairs": len(held), "users": int(held[USER_ID].nunique()),
         "tag_rows": len(raw.tagged) - len(evidence.tagged),
         "listening_rows": len(raw.user_artists) - len(evidence.user_artists),
-        "sentence": (f"Genre, language, era and popularity count no evidence from the {len(held):,} "
+        "sentence": (f"Genre, language, era, explicit-content tags and popularity count no evidence from the {len(held):,} "
                      f"(user, artist) pairs that the evaluation holds out (each test user's last "
                      f"≥{LABEL_HOLDOUT} artists from a day boundary): their tags and plays are left out."),
     }
@@ -190,28 +191,49 @@ def build_lastfm(
         "note": "most tag dates fall on the 1st of a month, so same-day neighbours are effectively same-month",
     }
     n_items, n_true = len(items), int((items[EXPLICIT] == "true").sum())
-    n_matched = int((items[EXPLICIT] != UNKNOWN).sum())
+    n_known = int((items[EXPLICIT] != UNKNOWN).sum())
+    n_matched = int(items["explicit_evidence"].str.contains("spotify:").sum())
     card["explicit"] = {
         "source": str(spotify) if spotify else None,
-        "matched_items": n_matched, "true": n_true, "false": n_matched - n_true, "unknown": n_items - n_matched,
+        "matched_items": n_matched, "true": n_true, "false": n_known - n_true, "unknown": n_items - n_known,
         "sentence": (f"Most artists have explicit = unknown: only {n_matched:,} of {n_items:,} "
-                     f"({n_matched / n_items:.1%}) match a Spotify track by normalised name; "
-                     f"{n_true:,} of them have at least one explicit track."),
+                     f"({n_matched / n_items:.1%}) match a Spotify track by normalised name, and clean needs "
+                     f"≥{config.min_clean_tracks} matched tracks, all clean; {n_true:,} artists are explicit "
+                     f"(an explicit matched track or explicit-content tags), {n_known - n_true:,} clean."),
     }
     reference = Path(reference) if reference else default_reference()
     card["agreement_with_reference"] = reference_agreement(items, reference) if reference else "reference labels not found"
+    if FIXTURE.is_file():
+        card["agreement_with_expert_labels"] = expert_agreement(items, FIXTURE)
     card["label_rules"] = {
-        "genre": "ordered keyword rules per tag (first match wins): " + "; ".join(g for g, _ in GENRE_RULES)
-                 + ". Artist genre = coarse genre with most tag assignments; ties alphabetical.",
-        "language": f"language tags vote (ISO 639-1); winner needs ≥{config.min_language_votes} votes, "
-                    f"≥{config.min_language_share:.0%} of the artist's language votes and a unique maximum; "
-                    "else the Unicode script of the name (Hangul→ko, kana→ja, Cyrillic→ru, Greek→el, Arabic→ar, "
-                    "Hebrew→he, Thai→th, Devanagari→hi; Han alone stays unknown).",
-        "era": "decade tags vote (\"80s\", \"1990s\", \"'60s\"); most votes wins, ties to the older decade.",
+        "genre": "the musical genre: ordered keyword rules per tag (first match wins): "
+                 + "; ".join(g for g, _ in GENRE_RULES)
+                 + ". Language scenes map to their musical genre (J-pop, K-pop, C-pop, chanson, schlager → pop; "
+                 "J-rock, visual kei → rock, metal if metal tags outvote them); world only for tags naming world "
+                 "music itself. Artist genre = coarse genre with most tag assignments; ties alphabetical.",
+        "language": "the language of the lyrics (ISO 639-1; " + NO_LYRICS + " = no lyrics), not the nationality. "
+                    "Tier 1: tags naming a language or language scene (deutschrock, chanson, j-pop, mpb), "
+                    "instrumental tags, English-speaking origin (british, american) and nationalities whose acts "
+                    "mostly sing the local language (brazilian, japanese, russian, italian, polish, mexican); a "
+                    "German/Swedish/Finnish/... nationality tag adds to its language only next to a lyric tag of it. "
+                    f"The winner needs ≥{config.min_language_votes} votes, ≥{config.min_language_share:.0%} of the "
+                    "votes and a unique maximum. Tier 2, when tier 1 decides nothing: nationalities whose acts known "
+                    "abroad mostly sing English (German, Swedish, Finnish, Norwegian, Danish, Dutch, Icelandic, any "
+                    "nationality + metal) vote en, instrumental styles (post-rock, idm, composer, film score) vote "
+                    f"{NO_LYRICS}; \"french\" alone votes for nothing. Else the Unicode script of the name "
+                    "(Hangul→ko, kana→ja, Cyrillic→ru, Greek→el, Arabic→ar, Hebrew→he, Thai→th, Devanagari→hi; "
+                    "Han alone stays unknown).",
+        "era": "when the artist was active or broke through: decade tags (\"80s\", \"1990s\", \"'60s\") and year "
+               f"tags ({config.first_year}–{config.last_year}) vote, decade tags of influence or revival (\"80s "
+               "revival\", \"70s influenced\", \"retro\") are ignored; most votes wins, a tie goes to the tied "
+               "decade nearest the weighted median of all votes (then the older).",
         "popularity_tier": f"items ranked by listeners (then plays): head while the items before cover "
                            f"<{config.head_share:.0%} of listener relations, torso <{config.torso_share:.0%}, else tail.",
         "explicit": "Spotify tracks joined on normalised artist name (NFKD→ASCII, lower, &→and, no leading 'the', "
-                    "alphanumerics only): true if any matched track is explicit, false if matched and none is.",
+                    "alphanumerics only): true if any matched track is explicit or ≥"
+                    f"{config.min_explicit_tag_votes} tag assignments name explicit content (explicit, gangsta rap, "
+                    f"horrorcore); false only if ≥{config.min_clean_tracks} tracks matched and all are clean; "
+                    "else unknown.",
     }
     return replace(ds, card=card)
 
@@ -223,7 +245,7 @@ def fingerprint(source: Path, spotify: Path | None, reference: Path | None) -> s
         h.update(path.read_bytes())
     for name, (data, _) in sorted(hetrec.source_files(source).items()):
         h.update(name.encode() + data)
-    for path in (spotify, reference):
+    for path in (spotify, reference, FIXTURE):
         h.update(path.read_bytes() if path and path.is_file() else b"-")
     return h.hexdigest()
 

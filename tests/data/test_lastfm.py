@@ -87,12 +87,15 @@ def test_coverage_is_plausible_and_agrees_with_reference(ds) -> None:
     assert 0.55 < cov["genre"]["items"] < 0.70 and cov["genre"]["plays"] > 0.9
     assert 0.10 < cov["language"]["items"] < 0.20 and cov["language"]["plays"] > 0.6
     assert 0.10 < cov["era"]["items"] < 0.20
-    assert 0.02 < cov["explicit"]["items"] < 0.05
+    # explicit = false needs >= 5 matched Spotify tracks, all clean (1.2 % known; 3.1 % matched).
+    assert 0.005 < cov["explicit"]["items"] < 0.02
     assert cov["popularity_tier"]["items"] == 1.0
     assert "Most artists have explicit = unknown" in ds.card["explicit"]["sentence"]
     agreement = ds.card["agreement_with_reference"]
-    assert agreement["genre"]["agreement"] >= 0.95 and agreement["genre"]["both"] > 10_000
-    assert agreement["language_from_tags"]["agreement"] >= 0.95
+    # The reference keeps the old rules (J-pop/J-rock/K-pop → world, nationality tags → language),
+    # which the expert-checked rules fix on purpose: 94.8 % genre, 92.3 % language agreement.
+    assert agreement["genre"]["agreement"] >= 0.93 and agreement["genre"]["both"] > 10_000
+    assert agreement["language_from_tags"]["agreement"] >= 0.90
     assert set(ds.items["explicit"]) == {"true", "false", UNKNOWN}
     assert set(ds.items["popularity_tier"]) == {"head", "torso", "tail"}
     genres = set(ds.items["genre"]) - {UNKNOWN}
@@ -135,10 +138,14 @@ def test_evidence_columns(ds) -> None:
     items = ds.items.set_index(ITEM_ID)
     for attr in ("genre", "language", "era", "explicit"):
         unknown = items[attr] == UNKNOWN
-        assert (items.loc[unknown & ~items[f"{attr}_evidence"].str.startswith("script: han"), f"{attr}_evidence"]
-                == UNKNOWN).all()
+        # Unknown with evidence: a Han-script name, or too few clean Spotify tracks to say "false".
+        said = items[f"{attr}_evidence"].str.startswith("script: han") | items[f"{attr}_evidence"].str.contains(
+            "fewer than 5 clean tracks: unknown")
+        assert (items.loc[unknown & ~said, f"{attr}_evidence"] == UNKNOWN).all()
         assert (items.loc[~unknown, f"{attr}_evidence"] != UNKNOWN).all()
-    assert items.loc[items["explicit"] != UNKNOWN, "explicit_evidence"].str.match(r"spotify: \d+/\d+ tracks explicit").all()
+    known = items.loc[items["explicit"] != UNKNOWN, "explicit_evidence"]
+    assert known.str.match(r"(spotify: \d+/\d+ tracks explicit|tags: )").all()
+    assert known.str.startswith("tags: ").any() and known.str.contains("; tags: ").any()
     assert items["language_evidence"].str.startswith(("tag:", "script:", UNKNOWN)).all()
 
 
@@ -168,14 +175,15 @@ def test_zip_source_reads_the_same_bytes(tmp_path: Path) -> None:
 
 def test_tag_rules() -> None:
     cases = {"black metal": "metal", "pop punk": "punk", "trip-hop": "electronic", "hip hop": "hip-hop",
-             "rnb": "r&b/soul", "dancehall": "reggae", "electric blues": "blues", "j-pop": "world",
+             "rnb": "r&b/soul", "dancehall": "reggae", "electric blues": "blues", "j-pop": "pop",
              "indie pop": "pop", "post-rock": "indie/alternative", "classic rock": "rock", "relax": "new age",
              "christian": "christian/gospel", "singer-songwriter": "folk", "female vocalists": UNKNOWN,
              "discover": UNKNOWN, "bossa nova": "latin", "anime": "soundtrack"}
     assert {t: labels.tag_genre(t) for t in cases} == cases
     assert labels.tag_language("j-rock") == ("ja", "lyric")
     assert labels.tag_language("german rap") == ("de", "lyric")
-    assert labels.tag_language("brazilian") == ("pt", "lyric")
+    assert labels.tag_language("brazilian") == ("pt", "nation")  # a local-language nationality
+    assert labels.tag_language("german") == ("de", "export")  # alone: tier-2 evidence for English
     assert labels.tag_language("british") == ("en", "origin")
     assert labels.tag_language("british punk") == (UNKNOWN, "")
     assert labels.tag_language("instrumental") == ("zxx", "instrumental")
