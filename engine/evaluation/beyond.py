@@ -133,7 +133,8 @@ def genre_calibration(lists: Lists, histories: Sequence[np.ndarray], genre_of: n
         p = genre_distribution(known[-recent:], g, ignore)
         q = genre_distribution(lst, g, ignore)
         majors = p.index[p.to_numpy() >= major - 1e-12]
-        covered = int(np.isin(np.asarray(majors, dtype=object), q.index.to_numpy(dtype=object)).sum())
+        in_list = q.index.to_numpy(dtype=object)
+        covered = int(np.isin(np.asarray(majors, dtype=object), in_list).sum())
         rows.append({
             "n_major": len(majors),
             "major_covered": covered,
@@ -144,7 +145,8 @@ def genre_calibration(lists: Lists, histories: Sequence[np.ndarray], genre_of: n
 
 
 # -- bootstrap -------------------------------------------------------------------------------
-def bootstrap_ci(values, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_ci(values, n: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float, float]:
     """(mean, lo, hi): the mean of ``values`` (NaN dropped) and the percentile interval of
     ``n`` bootstrap means over resampled users."""
     v = np.asarray(values, dtype=np.float64)

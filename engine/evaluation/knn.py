@@ -30,6 +30,11 @@ import pandas as pd
 from engine.data.schema import ITEM_ID, PLAYS, USER_ID
 
 WEIGHTINGS = ("binary", "log")
+# Chosen on the Last.fm validation split (505 users; the first item of each test user's last
+# visible day, history excluded): HR@10 0.095 against 0.063 for the plain cosine (binary, all
+# neighbours, alpha 0.5); damping popular candidates (alpha 0.7) lowered it to 0.030-0.050.
+# alpha = 0 is the conditional-probability similarity P(j | i) (Deshpande & Karypis 2004).
+LASTFM_VALIDATED = {"weighting": "binary", "k": 200, "alpha": 0.0}
 
 
 @dataclass
@@ -109,7 +114,7 @@ class ItemKNN:
         return self.indices[lo:hi] + 1, self.data[lo:hi]
 
     def similarity_dense(self) -> np.ndarray:
-        """The full [N, N] matrix (row = source i−1, column = candidate j−1): small catalogues only."""
+        """The full [N, N] matrix (row = source i−1, column = candidate j−1); small N only."""
         out = np.zeros((self.n_items, self.n_items))
         rows = np.repeat(np.arange(self.n_items), np.diff(self.indptr))
         out[rows, self.indices] = self.data

@@ -10,17 +10,20 @@ from engine.evaluation import beyond as B
 from engine.metrics import hr_ndcg
 
 # item index 0 is padding; items 1..8
-GENRE = np.array(["-", "rock", "rock", "pop", "pop", "jazz", "unknown", "rock", "pop"], dtype=object)
+GENRE = np.array(["-", "rock", "rock", "pop", "pop", "jazz", "unknown", "rock", "pop"],
+                 dtype=object)
 LISTENERS = np.array([0, 100, 50, 4, 3, 20, 1, 7, 5])
 
 
 def test_jaccard_identical_disjoint_and_partial():
-    assert B.mean_pairwise_jaccard(np.array([[1, 2, 3], [3, 2, 1], [1, 2, 3]])) == pytest.approx(1.0)
+    same = np.array([[1, 2, 3], [3, 2, 1], [1, 2, 3]])
+    assert B.mean_pairwise_jaccard(same) == pytest.approx(1.0)
     assert B.mean_pairwise_jaccard(np.array([[1, 2], [3, 4], [5, 6]])) == pytest.approx(0.0)
     # {1,2,3} vs {2,3,4}: 2 / 4
     assert B.mean_pairwise_jaccard([np.array([1, 2, 3]), np.array([2, 3, 4])]) == pytest.approx(0.5)
     # three users: pairs (a,b)=1/3 (1 of 3), (a,c)=0, (b,c)=1/3
-    assert B.mean_pairwise_jaccard([np.array([1, 2]), np.array([2, 3]), np.array([3, 4])]) == pytest.approx(2 / 9)
+    chain = [np.array([1, 2]), np.array([2, 3]), np.array([3, 4])]
+    assert B.mean_pairwise_jaccard(chain) == pytest.approx(2 / 9)
     assert np.isnan(B.mean_pairwise_jaccard([np.array([1])]))
 
 
@@ -71,7 +74,8 @@ def test_major_genres_use_the_recent_known_history():
     assert cal.loc[0, "n_major"] == 1 and cal.loc[0, "major_coverage"] == 1.0
     # no known genre in the history: nothing to calibrate against
     cal = B.genre_calibration([np.array([1])], [np.array([6, 6])], GENRE)
-    assert cal.loc[0, "n_major"] == 0 and np.isnan(cal.loc[0, "major_coverage"]) and np.isnan(cal.loc[0, "kl"])
+    assert cal.loc[0, "n_major"] == 0
+    assert np.isnan(cal.loc[0, "major_coverage"]) and np.isnan(cal.loc[0, "kl"])
 
 
 def test_per_user_hits_and_ndcg_match_the_engine_means():

@@ -87,7 +87,8 @@ def test_alpha_above_half_damps_popular_candidates():
 
 
 def test_exclude_pairs_removes_held_out_evidence():
-    top = pd.DataFrame({USER_ID: [1, 1, 2, 2, 3], ITEM_ID: [10, 20, 10, 20, 30], PLAYS: [5, 3, 2, 8, 1]})
+    top = pd.DataFrame({USER_ID: [1, 1, 2, 2, 3], ITEM_ID: [10, 20, 10, 20, 30],
+                        PLAYS: [5, 3, 2, 8, 1]})
     full = ItemKNN().fit(top, INDEX_OF).similarity_dense()
     held = pd.DataFrame({USER_ID: [2], ITEM_ID: [20]})
     cut = ItemKNN().fit(top, INDEX_OF, exclude_pairs=held).similarity_dense()
