@@ -7,5 +7,8 @@
 - ``generic``: your own interactions + items CSV/parquet → ``prepare_generic``.
 - ``synthetic``: seeded logs with consumption lag → ``prepare_synthetic`` (committed sample).
 - ``validate``, ``card``, ``paths``: checked reading, data cards, where data lives.
-- ``cli``: ``python -m engine prepare <lastfm|s3rec|generic|synthetic>``.
+- ``split``: user sequences, the day-boundary split and its held-out pairs (numpy/pandas).
+- ``label_check``: agreement of the labels with a hand-checked fixture.
+
+May import: the foundation modules (errors, paths, tables, atomic) only; never torch.
 """
