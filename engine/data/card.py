@@ -188,7 +188,7 @@ def render_markdown(card: dict) -> str:
         lines.append("| label | expert-labelled | ours known | ours unknown | agreement |\n|---|---|---|---|---|")
         for attr, v in expert.items():
             if isinstance(v, dict):
-                share = "–" if v["agreement"] is None else _pct(v["agreement"])
+                share = "–" if v["agreement"] is None else pct(v["agreement"])
                 lines.append(f"| {attr} | {v['expert_known']} | {v['ours_known']} | {v['ours_unknown']} | {share} |")
         wrong = [f"{d['name']} ({attr}: ours {d['ours']}, expert {d['expert']})"
                  for attr, v in expert.items() if isinstance(v, dict) for d in v["disagreements"]]

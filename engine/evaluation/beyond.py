@@ -14,7 +14,7 @@ popularity) are arrays indexed by model item index, so entry 0 is padding and ig
   history's p.
 - :func:`low_listener_share`: share of recommended items with fewer than 5 listeners.
 - :func:`hits`, :func:`ndcgs`: per-user HR@K / NDCG@K from 0-based ranks (the means are
-  :func:`engine.metrics.hr_ndcg`; bootstraps need the per-user values).
+  :func:`engine.evaluation.metrics.hr_ndcg`; bootstraps need the per-user values).
 - :func:`bootstrap_ci`, :func:`paired_bootstrap_diff`: mean and percentile interval over
   users, and the same for the per-user difference of two methods on the same users.
 """

@@ -3,7 +3,7 @@ Deshpande & Karypis 2004), for the demo-quality evaluation.
 
 The user × artist matrix is ``top_items`` (HetRec ``user_artists.dat``: each user's top-50
 artists with play counts), weighted ``binary`` or ``log`` (log(1 + plays)). Given pairs
-(``exclude_pairs``, e.g. :func:`engine.sequences.held_out_pairs`) are removed before anything
+(``exclude_pairs``, e.g. :func:`engine.data.split.held_out_pairs`) are removed before anything
 is counted, so a test user's future artists never shape the similarities.
 
 Similarity of a source item i to a candidate j (``c`` = co-occurrence weight
@@ -41,7 +41,7 @@ LASTFM_VALIDATED = {"weighting": "binary", "k": 200, "alpha": 0.0}
 class ItemKNN:
     """``fit`` once, then ``scores`` for any histories of model item indices (1..N).
 
-    Score columns follow the engine's convention (:func:`engine.metrics.target_ranks`):
+    Score columns follow the engine's convention (:func:`engine.evaluation.metrics.target_ranks`):
     column i−1 holds item index i.
     """
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.evaluation import beyond as B
-from engine.metrics import hr_ndcg
+from engine.evaluation.metrics import hr_ndcg
 
 # item index 0 is padding; items 1..8
 GENRE = np.array(["-", "rock", "rock", "pop", "pop", "jazz", "unknown", "rock", "pop"],
