@@ -29,6 +29,9 @@ class ModelConfig:
     # Multi-valued attribute vocabulary (index i+1) embedded as a mean bag of d_attr; () = none.
     # On S3-Rec LastFM the 388 tag ids raised MIP HR@10 from 0.0801 to 0.0893 (3 seeds each).
     tag_values: tuple[str, ...] = ()
+    # Co-listening factors in the item embedding (engine.core.colisten); 0 = none.
+    cf_dim: int = 0
+    cf_norm: float = 0.3  # item columns scaled by listeners ** -cf_norm before the SVD
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 2
@@ -94,6 +97,17 @@ class TrainConfig:
     sft_lr: float = 3e-4  # measured: 1e-4 left CGSA at CC@10 0.85 after 4 epochs, 3e-4 reached 0.997
     sft_new_lr: float = 3e-3  # condition tokens are new parameters: they learn faster
     sft_uncond_share: float = 0.2
+    # Chance that each known attribute of the true next item becomes an atom of its SFT
+    # instruction; None = engine.training.losses.SFT_ATOM_PROB.
+    sft_atom_prob: dict | None = None
+    # Counterfactual instructions (issue 31): per sequence, one random atom or pair of atoms,
+    # not drawn from the target. Their branch-1 query is trained to put its softmax mass on
+    # items satisfying the instruction (weight sft_comply) and on the user's own later items
+    # that satisfy it (weight sft_personal). 0 / 0: off, the paper's SFT alone.
+    sft_comply: float = 0.0
+    sft_personal: float = 0.0
+    sft_cf_min_items: int = 20  # an atom value needs this many items to be drawn
+    sft_cf_pair_share: float = 0.35  # share of counterfactual instructions with a second atom
     holdout: int = DEFAULT_HOLDOUT  # future items held out per user (myopia / instruction test)
     day_boundary: bool = DEFAULT_DAY_BOUNDARY  # move the test cut to a day start (data with timestamps only)
 

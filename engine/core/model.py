@@ -139,6 +139,11 @@ class ItemEncoder(nn.Module):
         # [N+1, M]; a None buffer (no tags) stays out of the state dict
         self.register_buffer("item_tags", item_tags.long() if cfg.tag_values else None, persistent=True)
         self.tags = None
+        # Co-listening factors (engine.core.colisten): fixed inputs, set by build_model and
+        # carried in the state dict; a None buffer (cf_dim 0) stays out of it.
+        cf = torch.zeros(cfg.n_items + 1, cfg.cf_dim) if cfg.cf_dim else None
+        self.register_buffer("item_cf", cf, persistent=True)
+        width += cfg.cf_dim
         if cfg.tag_values:
             self.tags = nn.EmbeddingBag(len(cfg.tag_values) + 1, cfg.d_attr, mode="mean", padding_idx=0)
             width += cfg.d_attr
@@ -151,6 +156,8 @@ class ItemEncoder(nn.Module):
         parts += [emb(a[..., n]) for n, emb in enumerate(self.attrs)]
         if self.tags is not None:
             parts.append(self.tags(self.item_tags[idx.reshape(-1)]).view(*idx.shape, -1))
+        if self.item_cf is not None:
+            parts.append(self.item_cf[idx])
         return self.proj(torch.cat(parts, dim=-1))
 
     def all_items(self) -> Tensor:

@@ -10,11 +10,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import torch
 
 from engine.core.catalogue import Catalogue, build_catalogue, user_sequences
+from engine.core.colisten import factors, play_matrix
 from engine.core.config import ModelConfig, TrainConfig
 from engine.core.model import ClimberPilot
-from engine.data.schema import Dataset
+from engine.data.schema import ITEM_ID, USER_ID, Dataset
 from engine.data.split import Split, item_counts, split_users
 from engine.errors import EngineError
 
@@ -34,6 +37,21 @@ class Prepared:
 
     def train_seqs(self):
         return self.train_only + [s.train for s in self.splits]
+
+    def evaluated_pairs(self) -> pd.DataFrame:
+        """(user, item id) of every test and validation item: what no training input may count."""
+        ids = self.catalogue.items[ITEM_ID].to_numpy()
+        rows = [(s.user_id, int(ids[i - 1])) for s in self.splits for i in s.future.items]
+        rows += [(s.user_id, int(ids[s.val_target - 1])) for s in self.splits if s.val_target]
+        return pd.DataFrame(rows, columns=[USER_ID, ITEM_ID], dtype=np.int64)
+
+    def colisten(self, dim: int, norm: float) -> np.ndarray:
+        """Co-listening factors of the catalogue, without the evaluated pairs (zeros: no play data)."""
+        ds = self.dataset
+        if not dim or ds.top_items is None or ds.top_items.empty:
+            return np.zeros((self.catalogue.n_items + 1, dim), dtype=np.float32)
+        plays = play_matrix(ds.top_items, self.catalogue.index_of, self.evaluated_pairs())
+        return factors(plays, dim, norm)
 
 
 def prepare(ds: Dataset, holdout: int, day_boundary: bool, attr_values=None) -> Prepared:
@@ -73,6 +91,12 @@ def model_config(prep: Prepared, tags: bool = False, **overrides) -> ModelConfig
     )
 
 
-def build_model(cfg: ModelConfig, cat: Catalogue) -> ClimberPilot:
-    """A fresh network for ``cat`` (its tag matrix only when the config embeds tags)."""
-    return ClimberPilot(cfg, cat.item_attrs, cat.item_tags if cfg.tag_values else None)
+def build_model(cfg: ModelConfig, cat: Catalogue, prep: Prepared | None = None) -> ClimberPilot:
+    """A fresh network for ``cat`` (its tag matrix only when the config embeds tags; its
+    co-listening factors, from ``prep``, only when ``cfg.cf_dim``)."""
+    model = ClimberPilot(cfg, cat.item_attrs, cat.item_tags if cfg.tag_values else None)
+    if cfg.cf_dim:
+        if prep is None:
+            raise EngineError("co-listening factors need the prepared data", "pass prep to build_model")
+        model.items.item_cf.copy_(torch.from_numpy(prep.colisten(cfg.cf_dim, cfg.cf_norm)))
+    return model

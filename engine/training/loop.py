@@ -230,6 +230,9 @@ def fit(
             f"a batch of {tcfg.batch_size} cannot be split across {world} processes",
             f"use --batch-size {world} or more, or fewer processes",
         )
+    if world > 1 and tcfg.sft_epochs and (tcfg.sft_comply or tcfg.sft_personal):
+        raise DistributedError("counterfactual SFT instructions run in one process only",
+                               "train without torchrun, or set sft_comply and sft_personal to 0")
     if tcfg.exclude_history and (tcfg.negatives >= 0 or tcfg.sft_epochs):
         raise EngineError("exclude_history applies to pre-training with the full softmax only",
                           "set negatives to -1 and sft_epochs to 0, or leave exclude_history off")
@@ -239,7 +242,7 @@ def fit(
         n_branches = model_overrides.pop("n_branches", 2)
         n_branches = 1 if tcfg.objective == "nip" else n_branches
         cfg = model_config(prep, n_branches=n_branches, **model_overrides)
-        model = build_model(cfg, prep.catalogue).to(device)
+        model = build_model(cfg, prep.catalogue, prep).to(device)
     else:
         model = copy.deepcopy(init_from).to(device)
     ddp = _data_parallel(model, device) if world > 1 else None  # one wrapper for both stages

@@ -117,12 +117,13 @@ def sample_instructions(model: ClimberPilot, seq: Tensor, tcfg: TrainConfig, gen
     b, t = seq.shape
     uncond = torch.rand(b, t, generator=gen) < tcfg.sft_uncond_share
     allowed, attr_index, tokens = [], [], []
+    probs = tcfg.sft_atom_prob or SFT_ATOM_PROB
     for attr in cfg.cond_attributes:
         ai = cfg.attributes.index(attr)
         vocab = cfg.attr_values[ai]
         v = tgt[..., ai].cpu()
         known = (v > 0) & (v != (vocab.index(UNKNOWN) + 1 if UNKNOWN in vocab else -1))
-        use = (torch.rand(b, t, generator=gen) < SFT_ATOM_PROB.get(attr, 0.1)) & ~uncond
+        use = (torch.rand(b, t, generator=gen) < probs.get(attr, 0.1)) & ~uncond
         allow = torch.ones(b, t, len(vocab) + 1, dtype=torch.bool)
         if attr == EXPLICIT:  # a policy atom: "exclude known explicit" = {false, unknown}
             values = [x for x in ("false", UNKNOWN) if x in vocab]
@@ -166,4 +167,103 @@ def sft_loss(model: ClimberPilot, seq: Tensor, ts: Tensor, tcfg: TrainConfig, ge
         here = ok_k[mine]
         local = seq[mine][here]
         pairs.append((u[here], local, local if rows is None else seq[ok_k]))
-    return _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
+    loss = _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded=rows is not None)
+    if rows is None and (tcfg.sft_comply or tcfg.sft_personal):
+        extra = counterfactual_loss(model, bb, seq, readout, ok, tcfg, gen)
+        loss = extra if loss is None else (loss if extra is None else loss + extra)
+    return loss
+
+
+def _atom_pool(model: ClimberPilot, min_items: int) -> list[tuple[int, list[int], list[int]]]:
+    """Every atom a counterfactual instruction may use: (condition attribute n, allowed value
+    indices, its condition tokens). Explicit is the policy "exclude known explicit"."""
+    cfg = model.cfg
+    attrs = model.items.item_attrs[1:].cpu()
+    pool = []
+    for n, attr in enumerate(cfg.cond_attributes):
+        ai = cfg.attributes.index(attr)
+        vocab = cfg.attr_values[ai]
+        counts = torch.bincount(attrs[:, ai], minlength=len(vocab) + 1)
+        if attr == EXPLICIT:
+            values = [vocab.index(x) + 1 for x in ("false", UNKNOWN) if x in vocab]
+            if "true" in vocab and values:
+                pool.append((n, values, [model.cond_token(attr, vocab[v - 1]) for v in values]))
+            continue
+        for v, value in enumerate(vocab, start=1):
+            if value != UNKNOWN and int(counts[v]) >= min_items:
+                pool.append((n, [v], [model.cond_token(attr, value)]))
+    return pool
+
+
+def _draw_instructions(model: ClimberPilot, b: int, tcfg: TrainConfig, gen):
+    """``b`` random instructions: allowed ``[B, V+1]`` per condition attribute, tokens ``[B, M]``
+    and the eligible items ``[B, N]``. Attributes are drawn uniformly, then a value."""
+    cfg = model.cfg
+    pool = _atom_pool(model, tcfg.sft_cf_min_items)
+    by_attr: dict[int, list] = {}
+    for atom in pool:
+        by_attr.setdefault(atom[0], []).append(atom)
+    attrs = sorted(by_attr)
+    item_attrs = model.items.item_attrs[1:].cpu()
+    index = [cfg.attributes.index(a) for a in cfg.cond_attributes]
+    allowed = [torch.ones(b, len(cfg.attr_values[i]) + 1, dtype=torch.bool) for i in index]
+    tokens = torch.zeros(b, cfg.max_cond_tokens, dtype=torch.long)
+    for r in range(b):
+        n_atoms = 2 if len(attrs) > 1 and torch.rand(1, generator=gen).item() < tcfg.sft_cf_pair_share else 1
+        chosen = torch.randperm(len(attrs), generator=gen)[:n_atoms].tolist()
+        toks = []
+        for c in chosen:
+            options = by_attr[attrs[c]]
+            n, values, tok = options[int(torch.randint(len(options), (1,), generator=gen))]
+            row = torch.zeros(allowed[n].shape[1], dtype=torch.bool)
+            row[values] = True
+            allowed[n][r] = row
+            toks += tok
+        tokens[r, : len(toks)] = torch.tensor(sorted(toks, reverse=True)[: cfg.max_cond_tokens])
+    eligible = torch.ones(b, item_attrs.shape[0], dtype=torch.bool)
+    for n, ai in enumerate(index):
+        eligible &= allowed[n][:, item_attrs[:, ai]]
+    return allowed, index, tokens, eligible
+
+
+def counterfactual_loss(model: ClimberPilot, bb, seq: Tensor, readout: Tensor, ok: Tensor,
+                        tcfg: TrainConfig, gen) -> Tensor | None:
+    """Instructions not taken from the target: follow them, and stay with the user's taste.
+
+    Per sequence: a random target position t (with visible history), a random instruction,
+    and branch 1's query at t's read-out under it. ``sft_comply`` × −log P(eligible item)
+    over the full catalogue; ``sft_personal`` × −log P(one of the user's items after the
+    read-out that satisfies it), where there is one (the Figure-4 behaviour: the intersection
+    of taste and instruction). Nothing here reads the sampled-softmax negatives.
+    """
+    b, t = seq.shape
+    rows = ok.any(dim=1).cpu()
+    if not rows.any():
+        return None
+    pick = torch.multinomial(ok.cpu()[rows].float(), 1, generator=gen)[:, 0]
+    allowed, index, tokens, eligible = _draw_instructions(model, int(rows.sum()), tcfg, gen)
+    dev = seq.device
+    rows_d = rows.to(dev)
+    sub = type(bb)(bb.hidden[rows_d], bb.valid[rows_d], bb.timestamps[rows_d], bb.hist_attrs[rows_d],
+                   bb.mask[rows_d], [])
+    qpos = readout[rows_d].gather(1, pick.to(dev)[:, None])  # [R, 1]
+    predicate = masks.item_predicate(sub.hist_attrs, [a[:, None, :].to(dev) for a in allowed], index)
+    u, _, _ = model.branch(0, sub, qpos, predicate, tokens[:, None, :].to(dev))
+    logits = u[:, 0] @ model.items.all_items().T  # [R, N]
+    total = torch.logsumexp(logits, dim=1)
+    eligible = eligible.to(dev)
+    loss = logits.new_zeros(())
+    if tcfg.sft_comply:
+        comply = total - torch.logsumexp(logits.masked_fill(~eligible, float("-inf")), dim=1)
+        loss = loss + tcfg.sft_comply * comply.mean()
+    if tcfg.sft_personal:
+        later = torch.arange(t, device=dev)[None, :] > qpos  # items the user met after the read-out
+        items = torch.where(later & sub.valid, seq[rows_d], 0)
+        mine = torch.zeros(len(items), model.cfg.n_items + 1, dtype=torch.bool, device=dev)
+        mine.scatter_(1, items, True)
+        mine = mine[:, 1:] & eligible
+        has = mine.any(dim=1)
+        if has.any():
+            personal = total[has] - torch.logsumexp(logits[has].masked_fill(~mine[has], float("-inf")), dim=1)
+            loss = loss + tcfg.sft_personal * personal.mean()
+    return loss
