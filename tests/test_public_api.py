@@ -22,7 +22,6 @@ def test_schema_import_loads_neither_torch_nor_faiss():
 
 def test_public_names_still_import():
     import engine
-
     from engine import (  # noqa: F401
         EXPLICIT_POLICIES,
         METHODS,

@@ -20,7 +20,7 @@ import torch
 
 from engine.core import checkpoint as ckpt_io
 from engine.core import masks
-from engine.core.catalogue import Catalogue, build_catalogue, pad_left, user_sequences
+from engine.core.catalogue import Catalogue, pad_left, user_sequences
 from engine.core.conditions import encode
 from engine.core.device import describe, resolve_device
 from engine.core.instructions import Instruction, satisfies
@@ -122,10 +122,7 @@ class Recommender:
     @classmethod
     def load(cls, checkpoint: str | Path, dataset: Dataset, device: str = "auto") -> Recommender:
         dev = resolve_device(device)
-        ck = ckpt_io.load(checkpoint)
-        cat = build_catalogue(dataset, ck.model_config.attr_values)
-        if cat.fingerprint != ck.fingerprint:
-            ckpt_io.load(checkpoint, cat.fingerprint)  # raises the mismatch error
+        ck, cat = ckpt_io.load_for(checkpoint, dataset)
         return cls(ck.build(dev), ck, dataset, cat, dev)
 
     @property
