@@ -1,6 +1,6 @@
 """Pure figure builders: data in, plotly figure out (no Streamlit, no engine calls).
 
-Conventions (docs/style.md): row 0 on top, artist names on the axes, hover shows genre,
+Conventions: row 0 on top, artist names on the axes, hover shows genre,
 language and date, items matching the instruction marked with ★.
 """
 
