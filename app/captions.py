@@ -7,8 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from engine import METHOD_LABELS
-
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
@@ -94,10 +92,6 @@ def figure4_caption(cards: Sequence[tuple[str, object, bool]]) -> str:
             "Not every instructed list follows its instruction well here (a rare genre, or a weak model); "
             "the hard filter guarantees it. ")
     return lead + "; ".join(parts) + "."
-
-
-def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
 
 
 def auto_caption(shares: Sequence[tuple[str, float]], div: dict, merged_overlap: float | None) -> str:

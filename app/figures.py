@@ -1,6 +1,6 @@
 """Pure figure builders: data in, plotly figure out (no Streamlit, no engine calls).
 
-Conventions (docs/style.md): row 0 on top, artist names on the axes, hover shows genre,
+Conventions: row 0 on top, artist names on the axes, hover shows genre,
 language and date, items matching the instruction marked with ★.
 """
 
@@ -105,7 +105,8 @@ def history_timeline(df: pd.DataFrame, window: int | None = 20, colors: dict[str
 def myopia_curves(curves: dict[str, Sequence[float]], metric: str = "HR@50",
                   users: Sequence[int] | None = None) -> go.Figure:
     """HR of the item s steps after the cut, per model (paper Fig. 3)."""
-    styles = {"NIP": ("#9aa0ad", "dot"), "MIP": ("#f2a93b", "dash"), "TAMIP": ("#3358d4", "solid")}
+    styles = {"NIP": ("#9aa0ad", "dot"), "MIP": ("#f2a93b", "dash"), "TAMIP": ("#3358d4", "solid"),
+              "TAMIP + CGSA": ("#3358d4", "solid")}
     fig = go.Figure()
     for name, ys in curves.items():
         color, dash = styles.get(name, (None, "solid"))

@@ -38,10 +38,6 @@ class AxisItem:
             return f"<b>{self.label}</b>"
         return f"<b>{self.label}</b> ({self.genre}, {language_name(self.language)}, {self.date})"
 
-    @property
-    def short(self) -> str:
-        return f"<b>{self.label}</b>"
-
 
 def tick_text(items: Sequence[AxisItem], max_len: int = 22) -> list[str]:
     out = []

@@ -15,13 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from app import presets as presets_mod
+from app.fields import ATTRIBUTE_OF, VALUE_FIELDS
 from app.loader import Sources, load_main, resolve_sources
 from app.state import INSTRUCTION_KEYS, MAX_K, ViewState, Vocab, empty_instruction, from_query
-from app.vocab import language_name
+from app.vocab import PAGE_KEYS, language_name
 from engine import METHODS, History, HistoryError, Instruction, Recommender
-from engine.data.schema import ERA, GENRE, ITEM_ID, LANGUAGE, NAME, POPULARITY, TIMESTAMP, UNKNOWN
-
-PAGE_KEYS = ("history", "compare", "auto", "attention", "myopia", "whatif", "case_study")
+from engine.data.schema import GENRE, ITEM_ID, LANGUAGE, NAME, TIMESTAMP, UNKNOWN
 
 
 @dataclass
@@ -87,8 +86,7 @@ def context() -> Ctx:
     users = _user_table(rec, key)
     items = rec.items
     vocab = Vocab(
-        genres=_values(items, GENRE), languages=_values(items, LANGUAGE),
-        popularity=_values(items, POPULARITY), eras=_values(items, ERA),
+        **{name: _values(items, attr) for name, attr in ATTRIBUTE_OF.items()},
         users=frozenset(int(u) for u in users["user_id"]), items=frozenset(int(i) for i in items[ITEM_ID]),
         presets=frozenset(p.key for p in pres), pages=frozenset(PAGE_KEYS), max_k=min(MAX_K, len(items)),
     )
@@ -205,7 +203,7 @@ def atom_counts(ctx: Ctx, ins: Instruction) -> list[tuple[str, int]]:
     """How many catalogue artists each part of an instruction allows on its own (to explain 0 results)."""
     d = ins.to_dict()
     out = []
-    for name in ("genres", "languages", "popularity", "eras"):
+    for name in VALUE_FIELDS:
         if d[name]:
             only = Instruction.from_dict({name: d[name]})
             out.append((f"{name}: {', '.join(d[name])}", int(ctx.rec.eligible(only).sum())))

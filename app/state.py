@@ -12,12 +12,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 
+from app.fields import FIELDS, QUERY_KEYS, QUERY_NAMES, VALUE_FIELDS, empty_instruction
+from app.vocab import DEFAULT_PAGE
 from engine import EXPLICIT_POLICIES, Instruction
 
 FORMAT = "climber-pilot-studio/view"
 VERSION = 1
-LIST_FIELDS = ("genres", "languages", "popularity", "eras")
-INSTRUCTION_KEYS = (*LIST_FIELDS, "explicit", "blocked", "exclude_heard")
+LIST_FIELDS = VALUE_FIELDS  # the instruction fields that hold value lists
+INSTRUCTION_KEYS = QUERY_KEYS  # a link naming any of these states the whole instruction
 MAX_K = 100
 MAX_OVERFETCH = 20
 MAX_TOP_P = 5
@@ -38,11 +40,6 @@ class Vocab:
     max_k: int = MAX_K
 
 
-def empty_instruction() -> dict:
-    return {"genres": [], "languages": [], "explicit": "allow", "popularity": [], "eras": [],
-            "blocked_items": [], "exclude_heard": False}
-
-
 def normal_instruction(d: Mapping) -> dict:
     """Canonical form (sorted lists, known fields): equal instructions compare equal."""
     return Instruction.from_dict(dict(d)).to_dict()
@@ -50,7 +47,7 @@ def normal_instruction(d: Mapping) -> dict:
 
 @dataclass(frozen=True)
 class ViewState:
-    page: str = "history"
+    page: str = DEFAULT_PAGE
     source: str = "preset"  # preset | user | custom
     preset: str | None = None
     user: int | None = None
@@ -116,10 +113,32 @@ def _ints(raw, valid: frozenset[int], name: str, warnings: list[str]) -> list[in
     return out
 
 
+VIEW_FIELDS = ("page", "preset", "user", "custom", "source", "instruction", "k", "overfetch", "top_p")
+FILE_FIELDS = ("format", "version", "dataset")  # written by to_json, not part of the view
+
+
 def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState, list[str]]:
     """A valid ViewState from untrusted fields (missing ones keep ``default``'s values)."""
     w: list[str] = []
-    view = default
+    view = _history_fields(raw, vocab, default, w)
+    view = replace(view, instruction=normal_instruction(_instruction_fields(raw, vocab, view.instruction, w)))
+    view = replace(view, k=_bounded(raw.get("k"), "k", 1, vocab.max_k, view.k, w),
+                   overfetch=_bounded(raw.get("overfetch"), "overfetch", 1, MAX_OVERFETCH, view.overfetch, w),
+                   top_p=_bounded(raw.get("top_p"), "top_p", 1, MAX_TOP_P, view.top_p, w))
+    unknown = set(raw) - {*VIEW_FIELDS, *FIELDS, *QUERY_KEYS, *FILE_FIELDS}
+    if unknown:
+        w.append(f"unknown field(s) ignored: {', '.join(sorted(unknown)[:5])}")
+    if view.source == "preset" and view.preset is None and vocab.presets:
+        view = replace(view, preset=default.preset)
+    if view.source == "user" and view.user is None:
+        view = replace(view, source=default.source)
+    if view.source == "custom" and not view.custom:
+        view = replace(view, source=default.source)
+    return view, w
+
+
+def _history_fields(raw: Mapping, vocab: Vocab, view: ViewState, w: list[str]) -> ViewState:
+    """Page and history source (preset, user, custom items) from ``raw``."""
     page = raw.get("page")
     if page is not None:
         if str(page) in vocab.pages:
@@ -131,29 +150,33 @@ def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState,
             view = replace(view, source="preset", preset=str(raw["preset"]))
         else:
             w.append(f"preset={raw['preset']!r} ignored (no such preset for this data)")
+    named = bool(raw.get("source") or raw.get("preset"))  # a named source wins over the implied one
     if raw.get("user") not in (None, ""):
         u = _int(raw["user"])
         if u is not None and u in vocab.users:
-            view = replace(view, user=u, **({} if raw.get("source") or raw.get("preset") else {"source": "user"}))
+            view = replace(view, user=u, **({} if named else {"source": "user"}))
         else:
             w.append(f"user={raw['user']!r} ignored (not a user of this data)")
     if raw.get("custom") not in (None, "", []):
         ids = _ints(raw["custom"], vocab.items, "custom history", w)
         if ids:
-            view = replace(view, custom=tuple(ids),
-                           **({} if raw.get("source") or raw.get("preset") else {"source": "custom"}))
+            view = replace(view, custom=tuple(ids), **({} if named else {"source": "custom"}))
     src = raw.get("source")
     if src is not None:
         if src in ("preset", "user", "custom"):
             view = replace(view, source=str(src))
         else:
             w.append(f"source={src!r} ignored")
-    ins = dict(view.instruction)
+    return view
+
+
+def _instruction_fields(raw: Mapping, vocab: Vocab, current: dict, w: list[str]) -> dict:
+    """The instruction from top-level fields (links) and a nested ``instruction`` object (files)."""
+    ins = dict(current)
     nested = raw.get("instruction") if isinstance(raw.get("instruction"), Mapping) else {}
     if raw.get("instruction") is not None and not isinstance(raw.get("instruction"), Mapping):
         w.append("instruction ignored (not an object)")
-    merged = {**{k: raw[k] for k in (*LIST_FIELDS, "explicit", "exclude_heard", "blocked", "blocked_items")
-                 if k in raw}, **nested}
+    merged = {**{k: raw[k] for k in (*FIELDS, *QUERY_NAMES.values()) if k in raw}, **nested}
     for name in LIST_FIELDS:
         if name in merged:
             allowed = getattr(vocab, name)
@@ -167,7 +190,7 @@ def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState,
             ins["explicit"] = merged["explicit"]
         else:
             w.append(f"explicit={merged['explicit']!r} ignored (use one of {', '.join(EXPLICIT_POLICIES)})")
-    blocked = merged.get("blocked_items", merged.get("blocked"))
+    blocked = merged.get("blocked_items", merged.get(QUERY_NAMES["blocked_items"]))
     if blocked is not None:
         ins["blocked_items"] = sorted(set(_ints(blocked, vocab.items, "blocked artists", w)))
     if "exclude_heard" in merged:
@@ -177,22 +200,7 @@ def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState,
             w.append(f"exclude_heard={v!r} ignored (use true or false)")
         else:
             ins["exclude_heard"] = flag
-    view = replace(view, instruction=normal_instruction(ins))
-    view = replace(view, k=_bounded(raw.get("k"), "k", 1, vocab.max_k, view.k, w),
-                   overfetch=_bounded(raw.get("overfetch"), "overfetch", 1, MAX_OVERFETCH, view.overfetch, w),
-                   top_p=_bounded(raw.get("top_p"), "top_p", 1, MAX_TOP_P, view.top_p, w))
-    unknown = set(raw) - {"page", "preset", "user", "custom", "source", "instruction", "k", "overfetch", "top_p",
-                          *LIST_FIELDS, "explicit", "exclude_heard", "blocked", "blocked_items",
-                          "format", "version", "dataset"}
-    if unknown:
-        w.append(f"unknown field(s) ignored: {', '.join(sorted(unknown)[:5])}")
-    if view.source == "preset" and view.preset is None and vocab.presets:
-        view = replace(view, preset=default.preset)
-    if view.source == "user" and view.user is None:
-        view = replace(view, source=default.source)
-    if view.source == "custom" and not view.custom:
-        view = replace(view, source=default.source)
-    return view, w
+    return ins
 
 
 # --------------------------------------------------------------------------- encodings
@@ -214,7 +222,7 @@ def to_query(view: ViewState) -> dict[str, str]:
     if ins.get("explicit", "allow") != "allow":
         q["explicit"] = ins["explicit"]
     if ins.get("blocked_items"):
-        q["blocked"] = ",".join(map(str, ins["blocked_items"]))
+        q[QUERY_NAMES["blocked_items"]] = ",".join(map(str, ins["blocked_items"]))
     if ins.get("exclude_heard"):
         q["exclude_heard"] = "true"
     q.update(k=str(view.k), overfetch=str(view.overfetch), top_p=str(view.top_p))

@@ -30,6 +30,8 @@ import streamlit as st  # noqa: E402
 
 from app import services, state, ui  # noqa: E402
 from app.loader import resolve_sources  # noqa: E402
+from app.vocab import DEFAULT_PAGE  # noqa: E402
+from app.vocab import PAGES as PAGE_TITLES  # noqa: E402
 from engine import EngineError  # noqa: E402
 
 log = logging.getLogger("climber_pilot_studio")
@@ -38,20 +40,11 @@ log = logging.getLogger("climber_pilot_studio")
 st.set_page_config(page_title="Climber-Pilot Studio", page_icon="🎧", layout="wide")
 ui.inject_css()
 
-PAGES = {
-    "history": st.Page("views/history.py", title="Listening history", icon=":material/history:",
-                       url_path="history", default=True),
-    "compare": st.Page("views/compare.py", title="Instruction & results", icon=":material/tune:",
-                       url_path="compare"),
-    "auto": st.Page("views/auto.py", title="Auto (personalised)", icon=":material/auto_awesome:",
-                    url_path="auto"),
-    "attention": st.Page("views/attention.py", title="Attention", icon=":material/grid_on:",
-                         url_path="attention"),
-    "myopia": st.Page("views/myopia.py", title="Myopia", icon=":material/timeline:", url_path="myopia"),
-    "whatif": st.Page("views/whatif.py", title="What-if", icon=":material/compare_arrows:", url_path="whatif"),
-    "case_study": st.Page("views/case_study.py", title="Case study & share", icon=":material/ios_share:",
-                          url_path="case_study"),
-}
+ICONS = {"history": "history", "compare": "tune", "auto": "auto_awesome", "attention": "grid_on",
+         "myopia": "timeline", "whatif": "compare_arrows", "case_study": "ios_share"}
+PAGES = {key: st.Page(f"views/{key}.py", title=title, icon=f":material/{ICONS[key]}:", url_path=key,
+                      default=key == DEFAULT_PAGE)
+         for key, title in PAGE_TITLES.items()}
 
 try:
     ctx = services.context()
@@ -73,9 +66,9 @@ if first_run:
     st.session_state["link_warnings"] = warnings
 
 pg = st.navigation(list(PAGES.values()))
-current = next((k for k, p in PAGES.items() if p.title == pg.title), "history")
+current = next((k for k, p in PAGES.items() if p.title == pg.title), DEFAULT_PAGE)
 view = state.get_view()
-if first_run and view.page != current and current == "history" and view.page in PAGES:
+if first_run and view.page != current and current == DEFAULT_PAGE and view.page in PAGES:
     st.switch_page(PAGES[view.page])  # a link such as /?page=attention&… opens that page
 
 with st.sidebar:

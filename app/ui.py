@@ -8,8 +8,9 @@ from contextlib import contextmanager
 import streamlit as st
 
 from app import lists
+from app.fields import FIELDS, SUMMARY
 from app.loader import SETUP_COMMANDS, Sources
-from app.vocab import EXPLICIT_LABELS, language_label
+from app.vocab import EXPLICIT_LABELS
 from engine import CheckpointError, DataError, EngineError
 
 
@@ -69,16 +70,12 @@ def data_banner(ctx) -> None:
 
 def instruction_text(ins: dict, names: dict[int, str] | None = None) -> str:
     parts = []
-    if ins.get("genres"):
-        parts.append("genre: " + " or ".join(ins["genres"]))
-    if ins.get("languages"):
-        parts.append("language: " + " or ".join(language_label(x) for x in ins["languages"]))
-    if ins.get("explicit", "allow") != "allow":
-        parts.append(EXPLICIT_LABELS[ins["explicit"]].lower())
-    if ins.get("popularity"):
-        parts.append("popularity: " + "/".join(ins["popularity"]))
-    if ins.get("eras"):
-        parts.append("era: " + "/".join(ins["eras"]))
+    for name in FIELDS:  # in the Instruction's field order
+        if name == "explicit" and ins.get(name, "allow") != "allow":
+            parts.append(EXPLICIT_LABELS[ins[name]].lower())
+        elif name in SUMMARY and ins.get(name):
+            lead, join, show = SUMMARY[name]
+            parts.append(f"{lead}: " + join.join(show(x) for x in ins[name]))
     if ins.get("exclude_heard"):
         parts.append("exclude already heard")
     if ins.get("blocked_items"):

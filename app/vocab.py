@@ -1,6 +1,23 @@
-"""Display names for attribute values and pages (no logic, no Streamlit)."""
+"""Display names for attribute values and pages (no logic, no Streamlit).
+
+:data:`PAGES` is the one list of page keys: the router, the link/state validation and the
+case-study links all read it.
+"""
 
 from __future__ import annotations
+
+# page key (also its URL path and its ``?page=`` value) → title, in navigation order
+PAGES = {
+    "history": "Listening history",
+    "compare": "Instruction & results",
+    "auto": "Auto (personalised)",
+    "attention": "Attention",
+    "myopia": "Myopia",
+    "whatif": "What-if",
+    "case_study": "Case study & share",
+}
+PAGE_KEYS = tuple(PAGES)
+DEFAULT_PAGE = "history"
 
 LANGUAGE_NAMES = {
     "en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese",

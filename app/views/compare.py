@@ -7,6 +7,7 @@ from dataclasses import replace
 import streamlit as st
 
 from app import captions, lists, services, state, ui
+from app.fields import FIELDS, LABELS, QUERY_NAMES
 from app.state import MAX_OVERFETCH
 from app.vocab import EXPLICIT_LABELS, POPULARITY_LABELS, language_label
 from engine import EXPLICIT_POLICIES, METHOD_LABELS, METHODS, Instruction
@@ -34,38 +35,39 @@ ins0 = view.instruction
 block_options = sorted(set(history.item_ids) | set(ins0["blocked_items"])
                        | {int(i) for r in before.results.values() for i in r.items[ITEM_ID]},
                        key=lambda i: names.get(i, "").lower())
-seed = {"f_genres": ins0["genres"], "f_languages": ins0["languages"], "f_explicit": ins0["explicit"],
-        "f_popularity": ins0["popularity"], "f_eras": ins0["eras"], "f_blocked": ins0["blocked_items"],
-        "f_exclude_heard": ins0["exclude_heard"], "f_k": view.k, "f_overfetch": view.overfetch}
+# one composer widget per Instruction field, keyed f_<field> (f_blocked for blocked_items)
+seed = {**{f"f_{QUERY_NAMES.get(name, name)}": ins0[name] for name in FIELDS},
+        "f_k": view.k, "f_overfetch": view.overfetch}
 for key, value in seed.items():
     state.init_widget(key, value)
 
 with st.form("composer", border=True):
     st.markdown("**Instruction** — what the listener (or a policy) asks for")
     c1, c2, c3 = st.columns([2, 2, 1.3])
-    c1.multiselect("Genre(s)", services.options(ctx, GENRE), key="f_genres", placeholder="any genre")
-    c2.multiselect("Language(s)", services.options(ctx, LANGUAGE), key="f_languages",
+    c1.multiselect(LABELS["genres"], services.options(ctx, GENRE), key="f_genres", placeholder="any genre")
+    c2.multiselect(LABELS["languages"], services.options(ctx, LANGUAGE), key="f_languages",
                    format_func=language_label, placeholder="any language")
-    c3.radio("Explicit content", EXPLICIT_POLICIES, key="f_explicit", format_func=EXPLICIT_LABELS.get)
+    c3.radio(LABELS["explicit"], EXPLICIT_POLICIES, key="f_explicit", format_func=EXPLICIT_LABELS.get)
     c4, c5, c6 = st.columns([1, 1, 2])
-    c4.multiselect("Popularity tier", services.options(ctx, POPULARITY), key="f_popularity",
+    c4.multiselect(LABELS["popularity"], services.options(ctx, POPULARITY), key="f_popularity",
                    format_func=lambda v: POPULARITY_LABELS.get(v, v), placeholder="any")
-    c5.multiselect("Era", sorted(services.options(ctx, ERA)), key="f_eras", placeholder="any era")
+    c5.multiselect(LABELS["eras"], sorted(services.options(ctx, ERA)), key="f_eras", placeholder="any era")
     c6.multiselect("Blocked artists (from the history and the lists below)", block_options, key="f_blocked",
                    format_func=lambda i: names.get(i, str(i)), placeholder="none")
     c7, c8, c9, c10 = st.columns([1.2, 1.2, 1.2, 1])
     c7.slider("K (list length)", 1, ctx.vocab.max_k, key="f_k")
     c8.slider("Over-fetch × (post-hoc)", 1, MAX_OVERFETCH, key="f_overfetch",
               help="Post-hoc filtering retrieves K × this many, drops what does not match, keeps K.")
-    c9.checkbox("Exclude already heard", key="f_exclude_heard")
+    c9.checkbox(LABELS["exclude_heard"], key="f_exclude_heard")
     submitted = c10.form_submit_button("Recommend", type="primary", width="stretch")
 
 if submitted:
     s = st.session_state
     with ui.guard("Instruction"):
-        view = replace(view, k=int(s.f_k), overfetch=int(s.f_overfetch)).with_instruction(
-            genres=s.f_genres, languages=s.f_languages, explicit=s.f_explicit, popularity=s.f_popularity,
-            eras=s.f_eras, blocked_items=[int(i) for i in s.f_blocked], exclude_heard=bool(s.f_exclude_heard))
+        composed = {name: s[f"f_{QUERY_NAMES.get(name, name)}"] for name in FIELDS}
+        composed.update(blocked_items=[int(i) for i in composed["blocked_items"]],
+                        exclude_heard=bool(composed["exclude_heard"]))
+        view = replace(view, k=int(s.f_k), overfetch=int(s.f_overfetch)).with_instruction(**composed)
     state.set_view(view)
 
 ins = Instruction.from_dict(view.instruction)

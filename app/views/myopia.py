@@ -9,6 +9,7 @@ from app import captions, figures, loader, services, state, ui
 from engine import Instruction
 from engine.data.schema import GENRE, ITEM_ID, NAME
 
+MAIN_MODEL = "TAMIP + CGSA"
 ctx = services.context()
 view = state.get_view()
 
@@ -18,16 +19,21 @@ st.caption("Retrieve once at the cut, then check the item s = 1, 2, … 10 steps
            "below are measured on the data loaded here.")
 
 models = {name.upper(): loader.load_variant(ctx.sources, name) for name in ("nip", "mip", "tamip")}
-if models["TAMIP"][0] is None:  # no pre-trained TAMIP checkpoint: the main model (TAMIP + CGSA) stands in
-    models["TAMIP"] = (ctx.rec, "")
+stand_in = models["TAMIP"][0] is None
+if stand_in:  # no pre-trained TAMIP checkpoint: the main model stands in, under its own name
+    del models["TAMIP"]
+    models[MAIN_MODEL] = (ctx.rec, "")
 available = {n: r for n, (r, _) in models.items() if r is not None}
 missing = [why for r, why in models.values() if r is None]
 if missing:
     st.info("\n\n".join(missing) + "\n\nThe page shows the models that are available.", icon=":material/info:")
+if stand_in:
+    st.caption(f"No pre-trained TAMIP model is loaded: the main model ({MAIN_MODEL}, TAMIP pre-training "
+               "then CGSA fine-tuning) is shown in its place.")
 
 metric = st.radio("Metric", ["HR@50", "HR@10"], horizontal=True, key="my_metric")
 curves, users = {}, None
-for n in ("NIP", "MIP", "TAMIP"):
+for n in models:
     if n in available:
         my = available[n].checkpoint.metrics.get("myopia", {})
         if my.get(metric):
@@ -53,7 +59,7 @@ items = ctx.items.set_index(ITEM_ID)
 fut = list(history.future)[:10]
 table = pd.DataFrame({"s": range(1, len(fut) + 1), "artist": items.loc[fut, NAME].astype(str).to_numpy(),
                       "genre": items.loc[fut, GENRE].astype(str).to_numpy()})
-order = [n for n in ("NIP", "MIP", "TAMIP") if n in available]
+order = [n for n in models if n in available]
 for n in order:
     rec = available[n]
     with ui.guard(f"{n} retrieval"):

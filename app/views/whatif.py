@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app import captions, figures, lists, services, state, ui
+from app.fields import ATTRIBUTE_OF, FIELDS, LABELS, VALUE_FIELDS
 from app.vocab import EXPLICIT_LABELS, POPULARITY_LABELS, language_label
 from engine import EXPLICIT_POLICIES, METHOD_LABELS, METHODS
-from engine.data.schema import ERA, GENRE, LANGUAGE, POPULARITY
 
 ctx = services.context()
 view = state.get_view()
@@ -42,16 +42,15 @@ def suggestion(part: str):
 
 ins_b, hist_b = ins_a, history
 if change == "instruction":
-    parts = {"genres": "Genre(s)", "languages": "Language(s)", "explicit": "Explicit content",
-             "popularity": "Popularity tier", "eras": "Era", "exclude_heard": "Exclude already heard"}
-    part = st.selectbox("Which part", list(parts), format_func=parts.get, key="wi_part")
+    parts = [f for f in FIELDS if f != "blocked_items"]  # blocked artists: the composer's job
+    part = st.selectbox("Which part", parts, format_func=LABELS.get, key="wi_part")
     key = f"wi_val_{part}"
     state.init_widget(key, suggestion(part))
-    if part in ("genres", "languages", "popularity", "eras"):
-        attr = {"genres": GENRE, "languages": LANGUAGE, "popularity": POPULARITY, "eras": ERA}[part]
+    if part in VALUE_FIELDS:
+        attr = ATTRIBUTE_OF[part]
         fmt = {"languages": language_label, "popularity": lambda v: POPULARITY_LABELS.get(v, v)}.get(part, str)
         opts = services.options(ctx, attr)
-        st.multiselect(f"New {parts[part].lower()}", opts, key=key, format_func=fmt, placeholder="any")
+        st.multiselect(f"New {LABELS[part].lower()}", opts, key=key, format_func=fmt, placeholder="any")
     elif part == "explicit":
         st.radio("New explicit policy", EXPLICIT_POLICIES, key=key, format_func=EXPLICIT_LABELS.get, horizontal=True)
     else:

@@ -64,10 +64,9 @@ def conditioning_table(variants=CONDITIONING, device="cpu", pretrained: Path | N
     team without instruction conditioning would serve.
     """
     pretrained = pretrained or VARIANTS["tamip"]
-    ck = checkpoint.load(pretrained)
     ds = load_dataset(default_dataset_dir("lastfm"))
+    ck, _ = checkpoint.load_for(pretrained, ds)
     prep = prepare(ds, ck.train_config.holdout, ck.train_config.day_boundary, ck.model_config.attr_values)
-    checkpoint.load(pretrained, prep.catalogue.fingerprint)
     base = ck.build(device)
     tcfg = replace(ck.train_config, sft_epochs=SHIP_SFT_EPOCHS)
     out = {"dataset": ds.name, "pretrained": pretrained.name, "sft": as_dict(tcfg),

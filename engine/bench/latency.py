@@ -24,21 +24,26 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from engine import tables
 from engine.bench import common as bc
-from engine.core.catalogue import pad_left, user_sequences
+from engine.bench.latency_goals import (
+    GOAL_P4_RATIO,
+    GOAL_P50_MS,
+    MIN_REQUESTS,
+    goals,
+    print_latency,
+)
+from engine.core.catalogue import user_sequences
 from engine.core.conditions import encode
 from engine.core.instructions import Instruction
 from engine.core.model import ClimberPilot
 from engine.data.schema import GENRE, ITEM_ID, LANGUAGE, UNKNOWN
-from engine.data.split import to_ticks
+from engine.serving.history import History, encode_history
 from engine.serving.inference import queries
-from engine.serving.recommender import History, Recommender
+from engine.serving.recommender import Recommender
 from engine.serving.retrieval import ItemIndex, run_method, run_methods
 
-GOAL_P50_MS = 5.0
-GOAL_P4_RATIO = 1.5
-MIN_REQUESTS = 200
+__all__ = ["GOAL_P4_RATIO", "GOAL_P50_MS", "MIN_REQUESTS", "LatencySettings", "encode_history", "goals",
+           "print_latency", "run_latency"]
 
 
 @dataclass(frozen=True)
@@ -109,13 +114,6 @@ def allowed_masks(model: ClimberPilot, codes: torch.Tensor, instructions: list[I
     return enc.predicate(codes[None])[0].numpy()
 
 
-def encode_history(rec: Recommender, h: History, max_len: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """History → model tensors, exactly as ``Recommender`` does (ids → indices, seconds → ticks)."""
-    idx = rec.catalogue.indices(h.item_ids)
-    ticks = to_ticks(np.asarray(h.timestamps, dtype=np.int64), rec.dataset.time_resolution)
-    return pad_left([idx], max_len).to(device), pad_left([ticks], max_len).to(device)
-
-
 # --------------------------------------------------------------------------- one request
 
 
@@ -123,7 +121,7 @@ def _request(rec, model, index, h, method, instrs, allowed, k, overfetch, device
     """One request; returns (encode, model, search) nanoseconds and items returned per list."""
     cond = method.startswith("cgsa")
     t0 = time.perf_counter_ns()
-    seq, ts = encode_history(rec, h, model.cfg.max_len, device)
+    seq, ts = encode_history(h, rec.catalogue, rec.dataset.time_resolution, model.cfg.max_len, device)
     enc = encode(model, instrs) if cond else None
     t1 = time.perf_counter_ns()
     u, *_ = queries(model, seq, ts, enc)
@@ -214,16 +212,10 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
     s = settings
     bc.set_threads(s.threads)
     machine, probe = bc.machine_info(), bc.CpuProbe()
-    devices = [torch.device("cpu")]
-    gpu_note = "measured" if torch.cuda.is_available() else "skipped: torch.cuda.is_available() is False"
-    if s.gpu and torch.cuda.is_available():
-        devices.append(torch.device("cuda"))
-    elif not s.gpu:
-        gpu_note = "skipped: disabled by --device cpu"
+    devices, gpu_note = _devices(s)
     log(f"GPU: {gpu_note}")
     rates = {d.type: bc.matmul_rate(d, s.matmul_n) for d in devices}
     log("matmul rate: " + ", ".join(f"{k} {v['gflops']:.1f} GFLOP/s" for k, v in rates.items()))
-    cfg = rec.model.cfg
     pools = {n: history_pool(rec, n, 64, s.seed) for n in s.histories}
     instr = {p: instruction_set(rec, p) for p in s.instructions}
     models = {(dev.type, n): [(lbl, m if dev.type == "cpu" else copy.deepcopy(m).to(dev))
@@ -232,6 +224,58 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
     # The API rows go first, beside the real-catalogue rows they are read against, not after the
     # 1M-item catalogue: last, recommend() measured 5.03 ms p50; first, 4.56 ms (both full grids).
     api = _api_rows(rec, pools, instr, rates, s) if s.api and "real" in s.catalogues else []
+    rows, bare = _grid(rec, s, devices, models, pools, instr, rates, log)
+    out = {
+        "kind": "latency",
+        "schema": bc.SCHEMA,
+        "date": bc.now_iso(),
+        "command": command,
+        "machine": bc.machine_at_end(machine, probe),
+        "settings": {**asdict(s), "catalogues": [str(c) for c in s.catalogues]},
+        "model": _model_info(rec, checkpoint),
+        "gpu": {"available": torch.cuda.is_available(), "note": gpu_note,
+                "faiss": "FAISS runs on the CPU (faiss-cpu) on every device"},
+        "histories": {str(n): src for n, (_, src) in pools.items()},
+        "instructions": {str(p): [i.describe() for i in v] for p, v in instr.items()},
+        "matmul": rates,
+        "bare_search": bare,
+        "rows": rows + api,
+        "notes": NOTES,
+    }
+    out["goals"] = goals(out)
+    return out
+
+
+NOTES = [
+    "request = encode history + instructions → backbone → branch 1 (P rows) → one FAISS call (P rows)",
+    "post-hoc: branch 1 unconditioned (1 row), one K×f search, filtered per instruction",
+    "eligible-item masks per instruction are cached per catalogue; allowed-id lists are built per request",
+    "compute floor = analytic matmul FLOPs ÷ measured matmul rate (model on its device, search on CPU)",
+    "random catalogues: Gaussian float32 vectors of the model's d, attributes drawn from the real items",
+    "garbage collection disabled while timing",
+]
+
+
+def _devices(s: LatencySettings) -> tuple[list[torch.device], str]:
+    """The CPU, plus CUDA when asked for and present; and a note saying why CUDA was skipped."""
+    devices = [torch.device("cpu")]
+    gpu_note = "measured" if torch.cuda.is_available() else "skipped: torch.cuda.is_available() is False"
+    if s.gpu and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    elif not s.gpu:
+        gpu_note = "skipped: disabled by --device cpu"
+    return devices, gpu_note
+
+
+def _model_info(rec: Recommender, checkpoint: str | None) -> dict:
+    cfg = rec.model.cfg
+    return {"checkpoint": checkpoint, "dataset": rec.dataset.name, "n_items": rec.catalogue.n_items,
+            "d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
+            "ffn_mult": cfg.ffn_mult, "max_len": cfg.max_len, "n_branches": cfg.n_branches}
+
+
+def _grid(rec, s: LatencySettings, devices, models, pools, instr, rates, log) -> tuple[list[dict], dict]:
+    """Every (catalogue, device, history, model, P, method) row, and the bare search per catalogue."""
     rows, bare = [], {}
     total = len(s.catalogues) * sum(len(models[(d.type, n)]) for d in devices for n in s.histories) \
         * sum(len(_methods(p, s.overfetch)) for p in s.instructions)
@@ -258,35 +302,7 @@ def run_latency(rec: Recommender, settings: LatencySettings, command: str = "",
                             log(f"[{len(rows)}/{total}] {dev.type} h{n} {var_label[:18]:18} {cat_key:>6} "
                                 f"P={p:<2} {name:13} p50 {row['p50_ms']:8.3f} ms  p99 {row['p99_ms']:8.3f} ms")
         del index
-    out = {
-        "kind": "latency",
-        "schema": bc.SCHEMA,
-        "date": bc.now_iso(),
-        "command": command,
-        "machine": bc.machine_at_end(machine, probe),
-        "settings": {**asdict(s), "catalogues": [str(c) for c in s.catalogues]},
-        "model": {"checkpoint": checkpoint, "dataset": rec.dataset.name,
-                  "n_items": rec.catalogue.n_items, "d_model": cfg.d_model, "n_layers": cfg.n_layers,
-                  "n_heads": cfg.n_heads, "ffn_mult": cfg.ffn_mult, "max_len": cfg.max_len,
-                  "n_branches": cfg.n_branches},
-        "gpu": {"available": torch.cuda.is_available(), "note": gpu_note,
-                "faiss": "FAISS runs on the CPU (faiss-cpu) on every device"},
-        "histories": {str(n): src for n, (_, src) in pools.items()},
-        "instructions": {str(p): [i.describe() for i in v] for p, v in instr.items()},
-        "matmul": rates,
-        "bare_search": bare,
-        "rows": rows + api,
-        "notes": [
-            "request = encode history + instructions → backbone → branch 1 (P rows) → one FAISS call (P rows)",
-            "post-hoc: branch 1 unconditioned (1 row), one K×f search, filtered per instruction",
-            "eligible-item masks per instruction are cached per catalogue; allowed-id lists are built per request",
-            "compute floor = analytic matmul FLOPs ÷ measured matmul rate (model on its device, search on CPU)",
-            "random catalogues: Gaussian float32 vectors of the model's d, attributes drawn from the real items",
-            "garbage collection disabled while timing",
-        ],
-    }
-    out["goals"] = goals(out)
-    return out
+    return rows, bare
 
 
 def _floors(p50, cfg, method, p, tokens, allowed, index, rates, dev, bare_ms) -> dict:
@@ -346,75 +362,3 @@ def _api_rows(rec: Recommender, pools, instr, rates, s: LatencySettings) -> list
                      "x_compute_floor": st["p50_ms"] / floor, "encode_p50_ms": None,
                      "model_p50_ms": None, "search_p50_ms": None, "kept_share": None})
     return rows
-
-
-# --------------------------------------------------------------------------- goals
-
-
-def _find(rows, **kw):
-    for r in rows:
-        if all(r.get(k) == v for k, v in kw.items()):
-            return r
-    return None
-
-
-def goals(result: dict) -> list[dict]:
-    """The product's latency goals, judged on the measured rows (None = not measured)."""
-    rows, m = result["rows"], result["model"]
-    threads = result["settings"]["threads"]
-    on_lastfm = m["dataset"] == "lastfm"
-    why = []
-    if not on_lastfm:
-        why.append(f"catalogue is '{m['dataset']}', not Last.fm")
-    if threads != 2:
-        why.append(f"{threads} threads, not 2")
-    base = {"device": "cpu", "history": 50, "catalogue_key": "real", "model_max_len": m["max_len"]}
-    out = []
-    for method in ("cgsa", "cgsa_hard", "api:recommend(cgsa)"):
-        r = _find(rows, **base, P=1, method=method)
-        out.append({
-            "goal": f"p50 ≤ {GOAL_P50_MS:g} ms: history 50, Last.fm catalogue, 1 instruction, "
-                    f"2 CPU cores ({method})",
-            "target": GOAL_P50_MS, "measured": r["p50_ms"] if r else None, "unit": "ms",
-            "met": (r["p50_ms"] <= GOAL_P50_MS) if (r and not why) else None,
-            "note": "; ".join(why) if r and why else ("" if r else "configuration not measured"),
-        })
-    for method in ("cgsa", "cgsa_hard"):
-        r1 = _find(rows, **base, P=1, method=method)
-        r4 = _find(rows, **base, P=4, method=method)
-        ratio = r4["p50_ms"] / r1["p50_ms"] if (r1 and r4) else None
-        out.append({
-            "goal": f"P = 4 p50 ≤ {GOAL_P4_RATIO:g} × P = 1 p50 (history 50, real catalogue, CPU; {method})",
-            "target": GOAL_P4_RATIO, "measured": ratio, "unit": "×",
-            "met": (ratio <= GOAL_P4_RATIO) if ratio is not None and threads == 2 else None,
-            "note": ("configuration not measured" if ratio is None
-                     else f"{threads} threads, not 2" if threads != 2 else f"catalogue: {m['dataset']}"),
-        })
-    if result["settings"]["requests"] < MIN_REQUESTS:
-        for g in out:
-            g["met"] = None
-            g["note"] = (g["note"] + "; " if g["note"] else "") + f"fewer than {MIN_REQUESTS} requests"
-    return out
-
-
-def print_latency(result: dict, file=None) -> None:
-    file = file or sys.stdout
-    print(f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-          f"{result['settings']['threads']} threads; torch {result['machine']['torch']}, "
-          f"faiss {result['machine']['faiss']}; GPU: {result['gpu']['note']}", file=file)
-    print("matmul rate: " + ", ".join(f"{k} {v['gflops']:.1f} GFLOP/s (n={v['n']})"
-                                      for k, v in result["matmul"].items()), file=file)
-    print(tables.text_table(["catalogue", "items", "bare search p50 ms", "p99 ms"],
-                        [[v["catalogue"], v["n_items"], v["p50_ms"], v["p99_ms"]]
-                         for v in result["bare_search"].values()]), file=file)
-    print(file=file)
-    head = ["dev", "hist", "model", "catalogue", "P", "method", "p50 ms", "p99 ms", "model ms",
-            "search ms", "floor ms", "×floor", "×bare", "kept"]
-    rows = [[r["device"], r["history"], r["model"][:30], r["catalogue_key"], r["P"], r["method"],
-             r["p50_ms"], r["p99_ms"], r["model_p50_ms"], r["search_p50_ms"], r["compute_floor_ms"],
-             r["x_compute_floor"], r.get("x_bare_search"), r["kept_share"]] for r in result["rows"]]
-    print(tables.text_table(head, rows), file=file)
-    print(file=file)
-    print(tables.text_table(["goal", "target", "measured", "met", "note"],
-                        [[g["goal"], g["target"], g["measured"], g["met"], g["note"]]
-                         for g in result["goals"]]), file=file)

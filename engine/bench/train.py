@@ -50,32 +50,75 @@ def run_train(
     """Sequences/s of pre-training steps; ``shipped`` = {"checkpoint", "metrics", "machine"}."""
     bc.set_threads(threads)
     machine, probe = bc.machine_info(), bc.CpuProbe()
-    train_overrides = dict(train_overrides)
-    tcfg = objective_config("tamip", **train_overrides)
-    gen = set_seed(tcfg.seed)
-    cfg = model_config(prep, **model_overrides)
-    model = build_model(cfg, prep.catalogue).train()
-    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    seq, ts = windows(prep.train_seqs(), cfg.max_len)
-    counts = torch.as_tensor(prep.counts, dtype=torch.float32) + 1.0
-    order = torch.randperm(len(seq), generator=gen)
-    bs = min(tcfg.batch_size, len(seq))
+    run = _Steps(prep, model_overrides, dict(train_overrides))
+    step_flops, ns, skipped = _time_steps(run.step, warmup, steps)
+    stats = bc.summarize(ns)
+    rate = bc.matmul_rate("cpu", matmul_n)
+    bs, n_windows = run.batch_size, len(run.seq)
+    seq_s = bs / (stats["p50_ms"] / 1e3)
+    achieved = step_flops / (stats["p50_ms"] / 1e3) / 1e9
+    return {
+        "kind": "train",
+        "schema": bc.SCHEMA,
+        "date": bc.now_iso(),
+        "command": command,
+        "machine": bc.machine_at_end(machine, probe),
+        "data": {"dataset": prep.dataset.name, "note": data_note, "windows": n_windows,
+                 "n_items": prep.catalogue.n_items},
+        "config": {"model": {k: v for k, v in asdict(run.cfg).items() if k not in ("attr_values", "tag_values")},
+                   "train": asdict(run.tcfg), "parameters": param_count(run.model)},
+        "throughput": {
+            "steps": steps, "warmup": warmup, "batch_size": bs, "threads": threads,
+            "skipped_steps": skipped,
+            "step_p50_ms": stats["p50_ms"], "step_p99_ms": stats["p99_ms"], "step_mean_ms": stats["mean_ms"],
+            "sequences_per_s": seq_s,
+            "sequences_per_s_mean": bs / (stats["mean_ms"] / 1e3),
+            "flops_per_step": step_flops,
+            "achieved_gflops": achieved,
+            "matmul": rate,
+            "mfu": achieved / rate["gflops"],
+            "epoch_seconds_implied": n_windows / seq_s,
+            "note": "one step = pretrain_loss (forward, K branches, sampled softmax) + backward + Adam; "
+                    "FLOPs counted by torch FlopCounterMode (matmuls) on one extra step",
+        },
+        "time_to_quality": time_to_quality(shipped),
+    }
 
-    def batch(i: int):
-        start = (i * bs) % max(len(seq) - bs + 1, 1)
-        idx = order[start : start + bs]
-        return seq[idx], ts[idx]
 
-    def step(i: int) -> bool:
-        s, t = batch(i)
-        loss = pretrain_loss(model, s, t, tcfg, gen, counts)
+class _Steps:
+    """A fresh TAMIP model, its optimiser and the training windows; ``step(i)`` trains on batch i."""
+
+    def __init__(self, prep: Prepared, model_overrides: dict, train_overrides: dict) -> None:
+        self.tcfg = objective_config("tamip", **train_overrides)
+        self.gen = set_seed(self.tcfg.seed)
+        self.cfg = model_config(prep, **model_overrides)
+        self.model = build_model(self.cfg, prep.catalogue).train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.tcfg.lr, weight_decay=self.tcfg.weight_decay)
+        self.seq, self.ts = windows(prep.train_seqs(), self.cfg.max_len)
+        self.counts = torch.as_tensor(prep.counts, dtype=torch.float32) + 1.0
+        self.order = torch.randperm(len(self.seq), generator=self.gen)
+        self.batch_size = min(self.tcfg.batch_size, len(self.seq))
+
+    def batch(self, i: int):
+        bs = self.batch_size
+        start = (i * bs) % max(len(self.seq) - bs + 1, 1)
+        idx = self.order[start : start + bs]
+        return self.seq[idx], self.ts[idx]
+
+    def step(self, i: int) -> bool:
+        """One optimiser step; False when the batch had no target (nothing to learn)."""
+        s, t = self.batch(i)
+        loss = pretrain_loss(self.model, s, t, self.tcfg, self.gen, self.counts)
         if loss is None:
             return False
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.opt.step()
         return True
 
+
+def _time_steps(step, warmup: int, steps: int) -> tuple[int, list[int], int]:
+    """FLOPs of one step (counted on step 0), then ``warmup`` untimed and ``steps`` timed steps (ns)."""
     with FlopCounterMode(display=False) as fc:
         step(0)
     step_flops = fc.get_total_flops()
@@ -87,36 +130,7 @@ def run_train(
         ok = step(1 + warmup + i)
         ns.append(time.perf_counter_ns() - t0)
         skipped += not ok
-    stats = bc.summarize(ns)
-    rate = bc.matmul_rate("cpu", matmul_n)
-    seq_s = bs / (stats["p50_ms"] / 1e3)
-    achieved = step_flops / (stats["p50_ms"] / 1e3) / 1e9
-    return {
-        "kind": "train",
-        "schema": bc.SCHEMA,
-        "date": bc.now_iso(),
-        "command": command,
-        "machine": bc.machine_at_end(machine, probe),
-        "data": {"dataset": prep.dataset.name, "note": data_note, "windows": len(seq),
-                 "n_items": prep.catalogue.n_items},
-        "config": {"model": {k: v for k, v in asdict(cfg).items() if k not in ("attr_values", "tag_values")},
-                   "train": asdict(tcfg), "parameters": param_count(model)},
-        "throughput": {
-            "steps": steps, "warmup": warmup, "batch_size": bs, "threads": threads,
-            "skipped_steps": skipped,
-            "step_p50_ms": stats["p50_ms"], "step_p99_ms": stats["p99_ms"], "step_mean_ms": stats["mean_ms"],
-            "sequences_per_s": seq_s,
-            "sequences_per_s_mean": bs / (stats["mean_ms"] / 1e3),
-            "flops_per_step": step_flops,
-            "achieved_gflops": achieved,
-            "matmul": rate,
-            "mfu": achieved / rate["gflops"],
-            "epoch_seconds_implied": len(seq) / seq_s,
-            "note": "one step = pretrain_loss (forward, K branches, sampled softmax) + backward + Adam; "
-                    "FLOPs counted by torch FlopCounterMode (matmuls) on one extra step",
-        },
-        "time_to_quality": time_to_quality(shipped),
-    }
+    return step_flops, ns, skipped
 
 
 def time_to_quality(shipped: dict | None) -> dict:

@@ -28,10 +28,8 @@ def register(sub) -> None:
 def _cli(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     ds = load_dataset(args.data or default_data_dir())
-    ck = checkpoint.load(args.checkpoint or default_checkpoint)
+    ck, _ = checkpoint.load_for(args.checkpoint or default_checkpoint, ds)
     prep = prepare_for(ds, ck.train_config, ck.model_config.attr_values)
-    if prep.catalogue.fingerprint != ck.fingerprint:
-        checkpoint.load(args.checkpoint or default_checkpoint, prep.catalogue.fingerprint)
     model = ck.build(device)
     res = evaluate_all(model, prep, device, args.s3rec_protocol)
     text = json.dumps(res, indent=2)

@@ -8,8 +8,10 @@ from pathlib import Path
 from engine.core.instructions import EXPLICIT_POLICIES, Instruction
 from engine.data.io import load_dataset
 from engine.data.paths import resolve_default_dataset
+from engine.data.schema import EXPLICIT, GENRE, ITEM_ID, LANGUAGE, NAME
 from engine.paths import MAIN_CHECKPOINT
 from engine.serving.recommender import Recommender
+from engine.serving.results import COMPLIES, RANK, SCORE
 from engine.serving.retrieval import METHODS
 
 
@@ -39,7 +41,7 @@ def _cli(args) -> int:
                       explicit=args.explicit, exclude_heard=args.exclude_heard)
     methods = METHODS if args.method == "all" else (args.method,)
     cmp = rec.compare(history, ins, args.k, args.overfetch, methods)
-    cols = ["rank", "item_id", "name", "genre", "language", "explicit", "score", "complies"]
+    cols = [RANK, ITEM_ID, NAME, GENRE, LANGUAGE, EXPLICIT, SCORE, COMPLIES]
     if args.json:
         out = {
             "instruction": ins.to_dict(),

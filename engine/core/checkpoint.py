@@ -14,8 +14,10 @@ from pathlib import Path
 import torch
 
 from engine.atomic import atomic_write
+from engine.core.catalogue import Catalogue, build_catalogue
 from engine.core.config import ModelConfig, TrainConfig, as_dict
 from engine.core.model import ClimberPilot
+from engine.data.schema import Dataset
 from engine.errors import CheckpointError
 
 FORMAT = "climber-pilot-studio/checkpoint"
@@ -97,9 +99,34 @@ def load(path: Path | str, expected_fingerprint: str | None = None) -> Checkpoin
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path.name} is missing or has bad fields ({exc})", rebuild) from None
     if expected_fingerprint is not None and ckpt.fingerprint != expected_fingerprint:
+        raise _other_catalogue(path, ckpt.fingerprint, expected_fingerprint)
+    return ckpt
+
+
+def _other_catalogue(path: Path, have: str, data: str) -> CheckpointError:
+    return CheckpointError(
+        f"{path.name} was trained on another catalogue (fingerprint {have}, data has {data})",
+        "prepare the data it was trained on, or retrain on this data",
+    )
+
+
+def load_for(path: Path | str, dataset: Dataset) -> tuple[Checkpoint, Catalogue]:
+    """Load ``path`` and check it fits ``dataset``; returns the checkpoint and its catalogue.
+
+    The attribute set is compared before the catalogue is built (a checkpoint of another
+    attribute set cannot index this data), then the catalogue fingerprint: every misfit is a
+    :class:`CheckpointError` naming both sides.
+    """
+    path = Path(path)
+    ck = load(path)
+    have, data = tuple(ck.model_config.attributes), tuple(dataset.attributes)
+    if have != data:
         raise CheckpointError(
-            f"{path.name} was trained on another catalogue (fingerprint {ckpt.fingerprint}, "
-            f"data has {expected_fingerprint})",
+            f"{path.name} was trained with the attributes {', '.join(have) or 'none'}; "
+            f"the data set {dataset.name!r} has {', '.join(data) or 'none'}",
             "prepare the data it was trained on, or retrain on this data",
         )
-    return ckpt
+    cat = build_catalogue(dataset, ck.model_config.attr_values)
+    if cat.fingerprint != ck.fingerprint:
+        raise _other_catalogue(path, ck.fingerprint, cat.fingerprint)
+    return ck, cat

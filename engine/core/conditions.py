@@ -13,10 +13,56 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from engine.core.config import ModelConfig
 from engine.core.instructions import Instruction
 from engine.core.masks import item_predicate
-from engine.core.model import ClimberPilot
 from engine.errors import InstructionError
+
+NO_CONDITION = 0  # the token of an unconditioned query (and the padding of token rows)
+
+
+@dataclass(frozen=True)
+class CondVocab:
+    """The condition-token layout, both ways: token id ↔ (attribute, value).
+
+    Token 0 is "no condition"; then, for each condition attribute in ``cond_attributes``
+    order, one token per value in the checkpoint's value order. The model's embedding
+    table, :func:`encode`, the SFT sampler and the attention page all read this layout.
+    """
+
+    attributes: tuple[str, ...]
+    values: tuple[tuple[str, ...], ...]  # per condition attribute, its values
+
+    @classmethod
+    def of(cls, cfg: ModelConfig) -> CondVocab:
+        return cls(tuple(cfg.cond_attributes),
+                   tuple(cfg.attr_values[cfg.attributes.index(a)] for a in cfg.cond_attributes))
+
+    def __len__(self) -> int:
+        """Number of tokens, the no-condition token included."""
+        return 1 + sum(len(v) for v in self.values)
+
+    def offset(self, attr: str) -> int:
+        """Token of ``attr``'s first value; raises ``KeyError`` for an attribute without tokens."""
+        offset = 1
+        for a, values in zip(self.attributes, self.values, strict=True):
+            if a == attr:
+                return offset
+            offset += len(values)
+        raise KeyError(attr)
+
+    def token(self, attr: str, value: str) -> int:
+        """Token of ``attr = value`` (``KeyError``: no such attribute, ``ValueError``: no such value)."""
+        return self.offset(attr) + self.values[self.attributes.index(attr)].index(value)
+
+    def decode(self, token: int) -> tuple[str, str] | None:
+        """``(attribute, value)`` of a token; None for the no-condition token or an unknown id."""
+        offset = 1
+        for a, values in zip(self.attributes, self.values, strict=True):
+            if offset <= token < offset + len(values):
+                return a, values[token - offset]
+            offset += len(values)
+        return None
 
 
 @dataclass
@@ -50,9 +96,13 @@ class EncodedConditions:
         )
 
 
-def encode(model: ClimberPilot, instructions: list[Instruction]) -> EncodedConditions:
-    """Encode P instructions (category atoms only; item-level filters act at retrieval)."""
+def encode(model, instructions: list[Instruction]) -> EncodedConditions:
+    """Encode P instructions (category atoms only; item-level filters act at retrieval).
+
+    ``model`` is a :class:`~engine.core.model.ClimberPilot` (only its ``cfg`` is read).
+    """
     cfg = model.cfg
+    vocab_of = CondVocab.of(cfg)
     r = len(instructions)
     attr_index = [cfg.attributes.index(a) for a in cfg.cond_attributes]
     allowed = [
@@ -79,8 +129,8 @@ def encode(model: ClimberPilot, instructions: list[Instruction]) -> EncodedCondi
             for v in values:
                 if v in vocab:
                     allowed[n][row, vocab.index(v) + 1] = True
-                    tokens.append(model.cond_token(attr, v))
-        token_rows.append(tokens[: cfg.max_cond_tokens] or [0])
+                    tokens.append(vocab_of.token(attr, v))
+        token_rows.append(tokens[: cfg.max_cond_tokens] or [NO_CONDITION])
     m = max(len(t) for t in token_rows)
     cond_ids = torch.zeros(r, m, dtype=torch.long)
     for row, tokens in enumerate(token_rows):

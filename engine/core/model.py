@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.core import masks
+from engine.core.conditions import CondVocab
 from engine.core.config import ModelConfig
 
 
@@ -190,7 +191,7 @@ class ClimberPilot(nn.Module):
         self.branches = nn.ModuleList(Block(cfg) for _ in range(cfg.n_branches))
         self.ln_out = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(cfg.n_branches))
         # Condition tokens: index 0 = "no condition", then one per (attribute, value).
-        self.cond = nn.Embedding(1 + sum(len(v) for v in self._cond_values()), cfg.d_model)
+        self.cond = nn.Embedding(len(CondVocab.of(cfg)), cfg.d_model)
         nn.init.normal_(self.cond.weight, std=0.02)
         # Table-4 alternatives to CGSA; zero-initialised so fine-tuning starts from the
         # pre-trained branch. Names start with "cond_": SFT gives them the new-parameter rate.
@@ -219,17 +220,9 @@ class ClimberPilot(nn.Module):
             raise ValueError(f"weights do not carry over: missing {missing}, unexpected {unexpected}")
         return other.to(self.items.item_attrs.device).train(self.training)
 
-    def _cond_values(self) -> list[tuple[str, ...]]:
-        return [self.cfg.attr_values[self.cfg.attributes.index(a)] for a in self.cfg.cond_attributes]
-
     def cond_token(self, attr: str, value: str) -> int:
         """Index of the condition token for ``attr = value`` (0 is the no-condition token)."""
-        offset = 1
-        for a, values in zip(self.cfg.cond_attributes, self._cond_values(), strict=True):
-            if a == attr:
-                return offset + values.index(value)
-            offset += len(values)
-        raise KeyError(attr)
+        return CondVocab.of(self.cfg).token(attr, value)
 
     def backbone(self, seq: Tensor, timestamps: Tensor) -> Backbone:
         """Encode left-padded histories ``seq [B,T]`` (0 = padding) once."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from engine.data.card import base_card
 from engine.data.io import save_dataset
-from engine.data.labels import popularity_tiers
+from engine.data.labels import listener_counts, popularity_tiers
 from engine.data.schema import (
     EXPLICIT,
     ITEM_ID,
@@ -154,24 +154,8 @@ def _build(
     seconds, ts_format = parse_timestamps(inter_raw[TIMESTAMP], i_label, i_off)
 
     extra_tables: dict[str, pd.DataFrame] = {}
-    out_items = pd.DataFrame()
-    if _integer_ids(item_text):
-        out_items[ITEM_ID] = item_text.astype("int64").to_numpy()
-        item_ids = inter_item.astype("int64").to_numpy()
-    else:
-        code = pd.Series(np.arange(len(item_text), dtype="int64"), index=item_text.to_numpy())
-        out_items[ITEM_ID] = code.to_numpy()
-        out_items["source_item_id"] = item_text.to_numpy()
-        item_ids = code.reindex(inter_item.to_numpy()).to_numpy()
-        notes.append("item ids are not integers: numbered 0..n-1 in the order of the items file (source_item_id)")
-    user_text = _as_text(inter_raw[USER_ID])
-    if _integer_ids(user_text):
-        user_ids = user_text.astype("int64").to_numpy()
-    else:
-        codes, uniques = pd.factorize(user_text)
-        user_ids = codes.astype("int64")
-        extra_tables["user_ids.parquet"] = pd.DataFrame({USER_ID: np.arange(len(uniques)), "source_user_id": uniques})
-        notes.append("user ids are not integers: numbered 0..n-1 by first appearance (user_ids.parquet)")
+    out_items, item_ids = _item_ids(item_text, inter_item, notes)
+    user_ids = _user_ids(_as_text(inter_raw[USER_ID]), notes, extra_tables)
     out_items[NAME] = items_raw[NAME].astype(str).to_numpy()
 
     inter = pd.DataFrame({USER_ID: user_ids, ITEM_ID: item_ids, TIMESTAMP: seconds})
@@ -179,6 +163,45 @@ def _build(
                  hint="the same user, item and time appear twice: remove the repeated row")
     inter = inter.iloc[stable_order(inter, [USER_ID, TIMESTAMP])].reset_index(drop=True)
 
+    attributes = _item_columns(items_raw, out_items, attributes, c_label, c_off)
+    attributes = _popularity(out_items, inter, attributes, notes, c_label, c_off)
+
+    resolution = 86400 if (inter[TIMESTAMP] % 86400 == 0).all() else 1
+    name = name or Path(interactions).stem
+    ds = Dataset(name=name, items=out_items, interactions=inter, attributes=tuple(attributes),
+                 time_resolution=resolution, source=f"generic files {interactions} + {items}")
+    card = base_card(ds, licence="as provided by the user", value_count_attributes=tuple(attributes))
+    card["timestamps"] = f"{ts_format}; time_resolution {resolution} s"
+    card["notes"] = notes
+    return replace(ds, card=card), extra_tables
+
+
+def _item_ids(item_text: pd.Series, inter_item: pd.Series, notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The items frame started with its ids, and the interactions' item ids (integers kept, else numbered)."""
+    out_items = pd.DataFrame()
+    if _integer_ids(item_text):
+        out_items[ITEM_ID] = item_text.astype("int64").to_numpy()
+        return out_items, inter_item.astype("int64").to_numpy()
+    code = pd.Series(np.arange(len(item_text), dtype="int64"), index=item_text.to_numpy())
+    out_items[ITEM_ID] = code.to_numpy()
+    out_items["source_item_id"] = item_text.to_numpy()
+    notes.append("item ids are not integers: numbered 0..n-1 in the order of the items file (source_item_id)")
+    return out_items, code.reindex(inter_item.to_numpy()).to_numpy()
+
+
+def _user_ids(user_text: pd.Series, notes: list[str], extra_tables: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Integer user ids as they are; others numbered by first appearance (the map goes to ``extra_tables``)."""
+    if _integer_ids(user_text):
+        return user_text.astype("int64").to_numpy()
+    codes, uniques = pd.factorize(user_text)
+    extra_tables["user_ids.parquet"] = pd.DataFrame({USER_ID: np.arange(len(uniques)), "source_user_id": uniques})
+    notes.append("user ids are not integers: numbered 0..n-1 by first appearance (user_ids.parquet)")
+    return codes.astype("int64")
+
+
+def _item_columns(items_raw: pd.DataFrame, out_items: pd.DataFrame, attributes, c_label: str,
+                  c_off: int) -> list[str]:
+    """Copy the items file's other columns into ``out_items``; returns the attribute columns."""
     others = [c for c in items_raw.columns if c not in (ITEM_ID, NAME)]
     if attributes is None:
         attributes = [c for c in others if c in (EXPLICIT, POPULARITY) or not _numeric(items_raw[c])]
@@ -195,29 +218,26 @@ def _build(
             out_items[column] = text.mask(values.isna() | text.isin(["", "nan", "None", "<NA>"]), UNKNOWN).to_numpy()
         else:
             out_items[column] = pd.to_numeric(values, errors="coerce").to_numpy() if _numeric(values) else values.to_numpy()
-    per_item = inter.groupby(ITEM_ID).agg(listeners=(USER_ID, "nunique"), plays=(USER_ID, "size"))
-    for column in (LISTENERS, PLAYS):
+    return list(attributes)
+
+
+def _popularity(out_items: pd.DataFrame, inter: pd.DataFrame, attributes: list[str], notes: list[str],
+                c_label: str, c_off: int) -> list[str]:
+    """Listener/play counts and the popularity tier when the file lacks them (a given tier is checked)."""
+    for column, counts in listener_counts(out_items[ITEM_ID], inter).items():
         if column not in out_items.columns:
-            out_items[column] = out_items[ITEM_ID].map(per_item[column]).fillna(0).astype("int64")
+            out_items[column] = counts
     if POPULARITY not in out_items.columns:
         out_items[POPULARITY] = popularity_tiers(out_items[LISTENERS], out_items[PLAYS])
-        attributes = [*attributes, POPULARITY]
         notes.append("popularity_tier computed from the interactions (cumulative share of listeners: 50% head, 80% torso)")
-    elif POPULARITY in attributes:
+        return [*attributes, POPULARITY]
+    if POPULARITY in attributes:
         bad = ~out_items[POPULARITY].isin([*POPULARITY_TIERS, UNKNOWN]).to_numpy()
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise fail(c_label, f"column 'popularity_tier' has {out_items[POPULARITY].iloc[pos]!r}",
                        f"use one of {list(POPULARITY_TIERS)}", pos + c_off, row=c_off == 1)
-
-    resolution = 86400 if (inter[TIMESTAMP] % 86400 == 0).all() else 1
-    name = name or Path(interactions).stem
-    ds = Dataset(name=name, items=out_items, interactions=inter, attributes=tuple(attributes),
-                 time_resolution=resolution, source=f"generic files {interactions} + {items}")
-    card = base_card(ds, licence="as provided by the user", value_count_attributes=tuple(attributes))
-    card["timestamps"] = f"{ts_format}; time_resolution {resolution} s"
-    card["notes"] = notes
-    return replace(ds, card=card), extra_tables
+    return attributes
 
 
 def _numeric(values: pd.Series) -> bool:

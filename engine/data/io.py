@@ -69,18 +69,6 @@ class StagedWriter:
         self.staged.clear()
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write one text file atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = StagedWriter(path.parent)
-    try:
-        writer.add_text(path.name, text)
-        writer.commit()
-    finally:
-        writer.discard()
-
-
 def save_dataset(
     ds: Dataset,
     path: str | Path,
@@ -170,6 +158,24 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable parquet file ({exc})", "re-run `python -m engine prepare`") from None
 
 
+def _read_card(path: Path) -> dict:
+    """The data card (``{}`` when the folder has none). A damaged card is an error, not ``{}``:
+    training reads from it which test items the labels leave out, and warns when they are not
+    the split's."""
+    if not path.is_file():
+        return {}
+    redo = "re-run `python -m engine prepare` for this folder (or delete the card to load without it)"
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise fail(str(path), "not UTF-8 text", redo) from None
+    except json.JSONDecodeError as exc:
+        raise fail(str(path), f"invalid JSON ({exc.msg})", redo, exc.lineno) from None
+    if not isinstance(card, dict):
+        raise fail(str(path), "not a JSON object", redo)
+    return card
+
+
 def load_dataset(path: str | Path) -> Dataset:
     """Load and validate a prepared folder written by :func:`save_dataset`."""
     folder = Path(path)
@@ -179,12 +185,7 @@ def load_dataset(path: str | Path) -> Dataset:
     files = meta.get("files", {})
     top_items = _read_parquet(folder / TOP_ITEMS_FILE) if "top_items" in files else None
     item_tags = _read_parquet(folder / ITEM_TAGS_FILE) if "item_tags" in files else None
-    card: dict = {}
-    if (folder / CARD_JSON).is_file():
-        try:
-            card = json.loads((folder / CARD_JSON).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            card = {}  # the card is documentation; a damaged one must not block loading
+    card = _read_card(folder / CARD_JSON)
     ds = Dataset(
         name=str(meta["name"]),
         items=items,

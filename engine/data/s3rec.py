@@ -32,7 +32,7 @@ import pandas as pd
 from engine.data import hetrec, lastfm
 from engine.data.card import base_card
 from engine.data.io import save_dataset
-from engine.data.labels import popularity_tiers
+from engine.data.labels import listener_counts, popularity_tiers
 from engine.data.schema import (
     ITEM_ID,
     LISTENERS,
@@ -238,9 +238,8 @@ def build_s3rec(
         items[CATEGORY] = items[ITEM_ID].map(dominant_attribute(attrs)).fillna(UNKNOWN).astype(str)
         attr_names = (CATEGORY, POPULARITY)
     train = seq[~_held_out(seq)]
-    per_item = train.groupby(ITEM_ID).agg(listeners=(USER_ID, "nunique"), plays=(USER_ID, "size"))
-    items[LISTENERS] = items[ITEM_ID].map(per_item["listeners"]).fillna(0).astype("int64")
-    items[PLAYS] = items[ITEM_ID].map(per_item["plays"]).fillna(0).astype("int64")
+    for column, counts in listener_counts(items[ITEM_ID], train).items():
+        items[column] = counts
     tiers = popularity_tiers(items[LISTENERS], items[PLAYS])
     items[POPULARITY] = tiers
     order = np.argsort(seq[USER_ID].to_numpy(), kind="stable")  # users by id; each sequence as in the file

@@ -26,7 +26,7 @@ import pandas as pd
 
 from engine.data.card import base_card
 from engine.data.io import save_dataset
-from engine.data.labels import popularity_tiers
+from engine.data.labels import listener_counts, popularity_tiers
 from engine.data.paths import default_dataset_dir
 from engine.data.schema import (
     ERA,
@@ -173,9 +173,8 @@ def generate_synthetic(config: SyntheticConfig = SyntheticConfig()) -> Dataset:
         times += ts
     inter = pd.DataFrame({USER_ID: np.array(users, dtype="int64"), ITEM_ID: np.array(seqs, dtype="int64"),
                           TIMESTAMP: np.array(times, dtype="int64")})
-    per_item = inter.groupby(ITEM_ID).agg(listeners=(USER_ID, "nunique"), plays=(USER_ID, "size"))
-    items[LISTENERS] = items[ITEM_ID].map(per_item["listeners"]).fillna(0).astype("int64")
-    items[PLAYS] = items[ITEM_ID].map(per_item["plays"]).fillna(0).astype("int64")
+    for column, counts in listener_counts(items[ITEM_ID], inter).items():
+        items[column] = counts
     items[POPULARITY] = popularity_tiers(items[LISTENERS], items[PLAYS])
     ds = Dataset(name="synthetic", items=items, interactions=inter, attributes=ATTRIBUTES, time_resolution=1,
                  source=f"synthetic generator (engine/data/synthetic.py, seed {cfg.seed})", synthetic=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,82 +20,42 @@ import torch
 
 from engine.core import checkpoint as ckpt_io
 from engine.core import masks
-from engine.core.catalogue import Catalogue, build_catalogue, pad_left, user_sequences
-from engine.core.conditions import encode
+from engine.core.catalogue import Catalogue, user_sequences
+from engine.core.conditions import NO_CONDITION, CondVocab, encode
 from engine.core.device import describe, resolve_device
 from engine.core.instructions import Instruction, satisfies
-from engine.data.schema import GENRE, ITEM_ID, LANGUAGE, NAME, Dataset
-from engine.data.split import UserSeq, split_users, to_ticks
+from engine.data.schema import GENRE, ITEM_ID, NAME, Dataset
+from engine.data.split import UserSeq, split_users
 from engine.errors import HistoryError, InstructionError
+from engine.serving.history import History, encode_history
 from engine.serving.inference import queries
+from engine.serving.results import (
+    COMPLIES,
+    HEARD,
+    IN_UNCONDITIONED,
+    RANK,
+    SCORE,
+    AutoResult,
+    Comparison,
+    Explanation,
+    RecResult,
+    diversity,
+    merge_round_robin,
+)
 from engine.serving.retrieval import METHODS, ItemIndex, run_method, run_methods
 
-
-@dataclass(frozen=True)
-class History:
-    """A listening history: item ids with timestamps (seconds), oldest first."""
-
-    item_ids: tuple[int, ...]
-    timestamps: tuple[int, ...]
-    user_id: int | None = None
-    future: tuple[int, ...] = ()  # held-out later items (for the myopia view), if known
-    notes: tuple[str, ...] = ()  # what was changed to make the history usable (truncation, …)
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
+# The Instruction fields that hold a set of attribute values, by the attribute they constrain
+# (genre → genres, language → languages, ...): what personalised() turns a category into.
+_VALUE_FIELDS = {next(iter(Instruction(**{f.name: frozenset({"?"})}).atoms())): f.name
+                 for f in fields(Instruction) if f.type == "frozenset[str]"}
 
 
-@dataclass
-class RecResult:
-    method: str
-    items: pd.DataFrame  # rank, item_id, name, attributes, score, complies, heard
-    k: int
-    cc: float  # CC@K: complying items / K (missing slots count as non-compliant)
-    overlap: float | None  # share of the list also in the unconditioned list
-    latency_ms: float
-    note: str = ""
-
-    @property
-    def n_returned(self) -> int:
-        return len(self.items)
-
-
-@dataclass
-class Comparison:
-    history: History
-    instruction: Instruction
-    results: dict[str, RecResult]
-    eligible: int  # catalogue items satisfying the instruction
-    backbone_ms: float
-
-
-@dataclass
-class Explanation:
-    """The mask tensors the model used and its attention weights, cropped to real items."""
-
-    labels: list[str]  # history item names (oldest first)
-    item_ids: list[int]
-    cond_labels: list[str]  # condition tokens visible to the branch query
-    causal: torch.Tensor  # [T, T] backbone mask
-    tamip: torch.Tensor  # [T, T] time-aware target visibility (training mask)
-    cgsa: torch.Tensor  # [M + T] branch-query mask under the instruction
-    cgsa_rule: list[str]  # per column: why allowed/blocked
-    backbone_weights: list[torch.Tensor]  # per layer [H, T, T]
-    branch_weights: torch.Tensor  # [H, M + T]
-    delta_tau: int | None
-
-
-@dataclass
-class AutoResult:
-    instructions: list[tuple[Instruction, float]]  # with their share of the recent window
-    lists: dict[str, RecResult]
-    merged: RecResult
-    unconditioned: RecResult
-    diversity: dict[str, dict[str, float]]
-    merge_rule: str = (
-        "round-robin by rank over the personalised instructions, strongest share first, "
-        "skipping duplicates, until K items"
-    )
+def instruction_for(attribute: str, value: str) -> Instruction:
+    """The one-atom instruction ``attribute = value`` (e.g. ``language = de``)."""
+    if attribute not in _VALUE_FIELDS:
+        raise InstructionError(f"an instruction cannot name one value of {attribute!r}",
+                               f"use one of {', '.join(_VALUE_FIELDS)}")
+    return Instruction(**{_VALUE_FIELDS[attribute]: frozenset({value})})
 
 
 class Recommender:
@@ -122,10 +82,7 @@ class Recommender:
     @classmethod
     def load(cls, checkpoint: str | Path, dataset: Dataset, device: str = "auto") -> Recommender:
         dev = resolve_device(device)
-        ck = ckpt_io.load(checkpoint)
-        cat = build_catalogue(dataset, ck.model_config.attr_values)
-        if cat.fingerprint != ck.fingerprint:
-            ckpt_io.load(checkpoint, cat.fingerprint)  # raises the mismatch error
+        ck, cat = ckpt_io.load_for(checkpoint, dataset)
         return cls(ck.build(dev), ck, dataset, cat, dev)
 
     @property
@@ -190,14 +147,8 @@ class Recommender:
         return History(tuple(item_ids), tuple(timestamps), notes=tuple(notes))
 
     def _tensors(self, history: History):
-        if len(history) == 0:
-            raise HistoryError("the history is empty", "add at least one artist")
-        idx = self.catalogue.indices(history.item_ids)
-        ticks = to_ticks(np.asarray(history.timestamps, dtype=np.int64), self.dataset.time_resolution)
-        t = self.model.cfg.max_len
-        seq = pad_left([idx], t).to(self.device)
-        ts = pad_left([ticks], t).to(self.device)
-        return seq, ts
+        return encode_history(history, self.catalogue, self.dataset.time_resolution,
+                              self.model.cfg.max_len, self.device)
 
     # ------------------------------------------------------------------ retrieval
     def eligible(self, instruction: Instruction, history: History | None = None) -> np.ndarray:
@@ -279,13 +230,13 @@ class Recommender:
         r = np.asarray(top, dtype=np.int64) - 1
         ids = self._columns[ITEM_ID][r]
         df = pd.DataFrame({
-            "rank": np.arange(1, len(r) + 1), **{c: v[r] for c, v in self._columns.items()},
-            "score": scores.astype(float), "complies": allowed[r],
-            "heard": np.isin(ids, np.asarray(history.item_ids, dtype=ids.dtype)),
-            "in_unconditioned": np.isin(ids, list(plain_set)) if plain_set is not None else True,
+            RANK: np.arange(1, len(r) + 1), **{c: v[r] for c, v in self._columns.items()},
+            SCORE: scores.astype(float), COMPLIES: allowed[r],
+            HEARD: np.isin(ids, np.asarray(history.item_ids, dtype=ids.dtype)),
+            IN_UNCONDITIONED: np.isin(ids, list(plain_set)) if plain_set is not None else True,
         }, copy=False)
-        cc = float(df["complies"].sum()) / k
-        overlap = float(df["in_unconditioned"].mean()) if plain_set is not None and len(df) else None
+        cc = float(df[COMPLIES].sum()) / k
+        overlap = float(df[IN_UNCONDITIONED].mean()) if plain_set is not None and len(df) else None
         note = ""
         if method == "posthoc" and len(df) < k:
             note = f"post-hoc kept {len(df)} of {k * overfetch} over-fetched candidates (K={k})"
@@ -299,6 +250,9 @@ class Recommender:
         """The paper's General scenario: top-P categories of the recent window as instructions."""
         self._check_k(k)
         seq, ts = self._tensors(history)  # validates the history first
+        if attribute not in self.catalogue.items.columns:
+            raise InstructionError(f"this catalogue has no '{attribute}' attribute",
+                                   f"use one of {', '.join(self.catalogue.attributes)}")
         recent = self._item_rows.loc[list(history.item_ids[-window:]), attribute]
         counts = Counter(v for v in recent if v != "unknown")
         if not counts:
@@ -307,8 +261,7 @@ class Recommender:
             )
         top = counts.most_common(top_p)
         total = sum(c for _, c in top)
-        instrs = [(Instruction(**{("genres" if attribute == GENRE else "languages"): frozenset({v})}), c / total)
-                  for v, c in top]
+        instrs = [(instruction_for(attribute, v), c / total) for v, c in top]
         t0 = time.perf_counter()
         rows, _, _ = self._query_rows(seq, ts, [i for i, _ in instrs])
         # one FAISS call for the whole request: row 0 unconditioned, rows 1..P the instructions
@@ -321,21 +274,9 @@ class Recommender:
         for (ins, _), (s, i) in zip(instrs, found, strict=True):
             allowed = self.eligible(ins, history)
             lists[ins.describe()] = self._result("cgsa", s, i, allowed, history, k, ms, plain_set, 1)
-        merged_rows, seen = [], set()
-        for r in range(k):
-            for res in lists.values():
-                if r < len(res.items):
-                    row = res.items.iloc[r]
-                    if row[ITEM_ID] not in seen and len(merged_rows) < k:
-                        seen.add(row[ITEM_ID])
-                        merged_rows.append(row)
-        merged_df = pd.DataFrame(merged_rows).reset_index(drop=True)
-        merged_df["rank"] = np.arange(1, len(merged_df) + 1)
-        merged_df["in_unconditioned"] = merged_df[ITEM_ID].isin(plain_set)
-        cc = float(merged_df["complies"].sum()) / k if len(merged_df) else 0.0
-        merged = RecResult("merged", merged_df, k, cc, float(merged_df["in_unconditioned"].mean()), ms)
-        diversity = {name: _diversity(r.items) for name, r in (("unconditioned", unconditioned), ("merged", merged))}
-        return AutoResult(instrs, lists, merged, unconditioned, diversity)
+        merged = merge_round_robin(list(lists.values()), k, plain_set, ms)
+        div = {name: diversity(r.items) for name, r in (("unconditioned", unconditioned), ("merged", merged))}
+        return AutoResult(instrs, lists, merged, unconditioned, div)
 
     # ------------------------------------------------------------------ explanation
     def explain(self, history: History, instruction: Instruction) -> Explanation:
@@ -349,11 +290,11 @@ class Recommender:
         ids = list(history.item_ids[-n:])
         rows = self._item_rows.loc[ids]
         delta = self.checkpoint.train_config.delta_tau
-        tamip = masks.target_visibility_mask(ts, bb.valid, delta if delta is not None else None)
+        tamip = masks.target_visibility_mask(ts, bb.valid, delta)
         cond_ids = enc.cond_ids[0].tolist() if enc is not None else [0]
         cond_labels = [self._token_label(c) for c in cond_ids[:m]]
         hist_mask = mask[0, 0, m:][crop]
-        rules = [*(["condition token: always visible"] * m)]
+        rules = ["condition token: always visible"] * m
         atoms = instruction.atoms()
         for (_, row), ok in zip(rows.iterrows(), hist_mask.tolist(), strict=True):
             if ok:
@@ -377,26 +318,11 @@ class Recommender:
         )
 
     def _token_label(self, token: int) -> str:
-        if token == 0:
+        if token == NO_CONDITION:
             return "[no condition]"
-        cfg = self.model.cfg
-        offset = 1
-        for a in cfg.cond_attributes:
-            values = cfg.attr_values[cfg.attributes.index(a)]
-            if token < offset + len(values):
-                return f"[{a}={values[token - offset]}]"
-            offset += len(values)
-        return f"[token {token}]"
+        pair = CondVocab.of(self.model.cfg).decode(token)
+        return f"[{pair[0]}={pair[1]}]" if pair else f"[token {token}]"
 
 
-def _diversity(items: pd.DataFrame) -> dict[str, float]:
-    out = {}
-    for attr in (GENRE, LANGUAGE):
-        if attr in items:
-            counts = items[attr].value_counts(normalize=True)
-            out[f"distinct_{attr}"] = float(len(counts))
-            out[f"entropy_{attr}"] = abs(float(-(counts * np.log2(counts)).sum()))
-    return out
-
-
-__all__ = ["Recommender", "History", "RecResult", "Comparison", "Explanation", "AutoResult"]
+__all__ = ["Recommender", "History", "RecResult", "Comparison", "Explanation", "AutoResult", "encode_history",
+           "instruction_for"]

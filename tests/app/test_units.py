@@ -286,3 +286,29 @@ def test_sources_from_environment(tmp_path):
     s2 = replace(s, note="x")
     assert s2.key == s.key  # the key is the files, not the note
     assert isinstance(resolve_sources({}).checkpoint, Path)
+
+
+def test_instruction_fields_come_from_the_engine_instruction():
+    """The app's field lists are derived from engine.Instruction, not written out per page."""
+    from dataclasses import fields as dc_fields
+
+    from app import fields
+    from engine import Instruction
+
+    assert tuple(f.name for f in dc_fields(Instruction)) == fields.FIELDS
+    assert set(fields.VALUE_FIELDS) == {"genres", "languages", "popularity", "eras"}
+    assert fields.ATTRIBUTE_OF == {"genres": "genre", "languages": "language", "popularity": "popularity_tier",
+                                   "eras": "era"}
+    assert fields.empty_instruction() == Instruction().to_dict() == state.empty_instruction()
+    assert set(state.INSTRUCTION_KEYS) == {*fields.FIELDS, "blocked"} - {"blocked_items"}
+
+
+def test_page_keys_have_one_source():
+    from app import services, vocab
+
+    assert services.PAGE_KEYS is vocab.PAGE_KEYS
+    assert state.ViewState().page == vocab.DEFAULT_PAGE in vocab.PAGE_KEYS
+    root = Path(__file__).resolve().parents[2]
+    router = (root / "app" / "streamlit_app.py").read_text()
+    assert "PAGE_TITLES.items()" in router and '"history": st.Page' not in router
+    assert all((root / "app" / "views" / f"{key}.py").is_file() for key in vocab.PAGE_KEYS)

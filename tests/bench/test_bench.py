@@ -49,9 +49,9 @@ def test_model_flops_match_torch_counter(tiny_recommender):
     rec = tiny_recommender
     model, cfg = rec.model, rec.model.cfg
     h = history_pool(rec, cfg.max_len, 1, 0)[0][0]
-    from engine.bench.latency import encode_history
+    from engine.serving.history import encode_history
 
-    seq, ts = encode_history(rec, h, cfg.max_len, "cpu")
+    seq, ts = encode_history(h, rec.catalogue, rec.dataset.time_resolution, cfg.max_len, "cpu")
     for p in (None, 1, 3):
         enc = None if p is None else encode(model, instruction_set(rec, p))
         with FlopCounterMode(display=False) as fc:
@@ -90,7 +90,7 @@ def test_request_searches_p_instructions_in_one_faiss_call(tiny_recommender, mon
         calls.clear()
         _, returned = bl._request(rec, rec.model, rec.index, h, method, instrs, allowed, 5, 2, "cpu")
         assert len(returned) == p and calls == [rows], (method, calls)
-    seq, ts = bl.encode_history(rec, h, rec.model.cfg.max_len, "cpu")
+    seq, ts = bl.encode_history(h, rec.catalogue, rec.dataset.time_resolution, rec.model.cfg.max_len, "cpu")
     u = queries(rec.model, seq, ts, encode(rec.model, instrs))[0][0].numpy()
     lists = bl.run_methods(rec.index, "cgsa_hard", u[0], u, allowed, 5)
     for r in range(p):

@@ -92,3 +92,22 @@ def test_train_flags_default_to_the_train_config():
     assert args.logq is defaults.logq
     assert (args.batch_size, args.negatives, args.epochs, args.holdout) == (
         defaults.batch_size, defaults.negatives, defaults.max_epochs, defaults.holdout)
+
+
+@pytest.mark.parametrize("command", ["recommend", "evaluate"])
+def test_checkpoint_of_another_attribute_set_exits_2_with_one_line(command, tmp_path, tiny_checkpoint,
+                                                                    tiny_dataset):
+    from dataclasses import replace
+
+    from engine.data.io import save_dataset
+
+    folder = save_dataset(replace(tiny_dataset, items=tiny_dataset.items.drop(columns=["era"]),
+                                  attributes=tuple(a for a in tiny_dataset.attributes if a != "era")),
+                          tmp_path / "fewer")
+    args = (["recommend", "--checkpoint", str(tiny_checkpoint), "--user", "1"] if command == "recommend"
+            else ["evaluate", str(tiny_checkpoint)])
+    proc = run(*args, "--data", str(folder), ok=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "attributes" in lines[0] and lines[0].startswith("error:")

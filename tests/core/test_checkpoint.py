@@ -200,3 +200,23 @@ def test_gpu_path_matches_cpu(tiny_checkpoint, tiny_dataset):
     b = gpu.compare(h, Instruction(genres={"rock"}), k=5)
     for m in a.results:
         assert list(a.results[m].items[ITEM_ID]) == list(b.results[m].items[ITEM_ID])
+
+
+def _without(ds: Dataset, attribute: str) -> Dataset:
+    return Dataset(**{**ds.__dict__, "items": ds.items.drop(columns=[attribute]),
+                      "attributes": tuple(a for a in ds.attributes if a != attribute)})
+
+
+def test_other_attribute_set_is_a_checkpoint_error_not_a_crash(tiny_checkpoint, tiny_dataset):
+    """The attribute set is compared before the catalogue is built (which could not index it)."""
+    fewer = _without(tiny_dataset, "era")
+    with pytest.raises(CheckpointError, match="attributes") as exc:
+        Recommender.load(tiny_checkpoint, fewer, device="cpu")
+    assert "era" in str(exc.value) and "retrain" in str(exc.value)
+    with pytest.raises(CheckpointError, match="attributes"):
+        checkpoint.load_for(tiny_checkpoint, fewer)
+
+
+def test_load_for_returns_the_checkpoint_and_its_catalogue(tiny_checkpoint, tiny_dataset, tiny_prep):
+    ck, cat = checkpoint.load_for(tiny_checkpoint, tiny_dataset)
+    assert cat.fingerprint == ck.fingerprint == tiny_prep.catalogue.fingerprint

@@ -157,14 +157,10 @@ def instructions(draw, vocab):
 
 
 class _ModelStub:
-    """What encode() needs of a model: cfg and cond_token (no weights)."""
+    """What encode() needs of a model: its cfg (no weights)."""
 
     def __init__(self, cfg):
-        from engine.core.model import ClimberPilot
-
         self.cfg = cfg
-        self.cond_token = ClimberPilot.cond_token.__get__(self)
-        self._cond_values = ClimberPilot._cond_values.__get__(self)
 
 
 def test_item_predicate_matches_satisfies_bruteforce(tiny_prep):

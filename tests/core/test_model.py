@@ -209,6 +209,19 @@ def test_cond_token_indices_are_distinct_and_unknown_attribute_raises():
         model.cond_token("era", "80s")
 
 
+def test_condition_vocabulary_round_trips_every_token():
+    from engine.core.conditions import NO_CONDITION, CondVocab
+
+    model = _model()
+    vocab = CondVocab.of(model.cfg)
+    assert len(vocab) == model.cond.num_embeddings
+    pairs = [(a, v) for a, vals in zip(vocab.attributes, vocab.values, strict=True) for v in vals]
+    assert [vocab.decode(vocab.token(a, v)) for a, v in pairs] == pairs
+    assert [model.cond_token(a, v) for a, v in pairs] == [vocab.token(a, v) for a, v in pairs]
+    assert vocab.decode(NO_CONDITION) is None and vocab.decode(len(vocab)) is None
+    assert vocab.offset(vocab.attributes[-1]) == len(vocab) - len(vocab.values[-1])
+
+
 # --------------------------------------------------------------------------- Table-4 variants
 
 

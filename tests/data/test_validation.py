@@ -214,3 +214,21 @@ def test_failed_write_leaves_previous_files(tmp_path: Path, tiny, monkeypatch: p
     save_dataset(other, folder)
     assert json.loads((folder / "meta.json").read_text())["synthetic"] is True
     pd.testing.assert_frame_equal(load_dataset(folder).interactions, other.interactions)
+
+
+@pytest.mark.parametrize("damage", [b'{"labels_leave_out": {"holdout": 3', b"\xff\xfe not text", b"[1, 2]"])
+def test_damaged_card_is_a_data_error_naming_the_file(tmp_path, damage):
+    """A damaged card used to load as {} and silently switch off the held-out-label warning."""
+    import shutil
+
+    from engine.data.paths import default_dataset_dir
+
+    folder = tmp_path / "synthetic"
+    shutil.copytree(default_dataset_dir("synthetic"), folder)
+    assert load_dataset(folder).card  # intact: the card is read
+    (folder / "card.json").write_bytes(damage)
+    with pytest.raises(DataError, match="card.json") as exc:
+        load_dataset(folder)
+    assert "prepare" in str(exc.value)
+    (folder / "card.json").unlink()
+    assert load_dataset(folder).card == {}  # no card at all is fine

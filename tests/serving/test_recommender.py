@@ -280,6 +280,26 @@ def test_personalised_shape(rec):
         assert 0.0 <= res.merged.overlap <= 1.0
 
 
+@pytest.mark.parametrize("attribute, field", [("era", "eras"), ("popularity_tier", "popularity"),
+                                              ("language", "languages"), ("genre", "genres")])
+def test_personalised_instructions_name_the_asked_attribute(rec, attribute, field):
+    """Any attribute other than genre used to become a language instruction."""
+    h = rec.user_history(0)
+    res = rec.personalised(h, k=5, top_p=2, attribute=attribute)
+    recent = set(rec.catalogue.items.set_index(ITEM_ID).loc[list(h.item_ids[-20:]), attribute])
+    for ins, _ in res.instructions:
+        assert set(ins.atoms()) == {attribute}
+        assert getattr(ins, field) <= recent
+    for res_list in res.lists.values():
+        assert res_list.items[attribute].isin(recent).all() or res_list.cc < 1
+
+
+@pytest.mark.parametrize("attribute", ["explicit", "no_such_attribute"])
+def test_personalised_refuses_attributes_an_instruction_cannot_name(rec, attribute):
+    with pytest.raises(InstructionError):
+        rec.personalised(rec.user_history(0), k=5, attribute=attribute)
+
+
 def test_personalised_merged_cc_is_measured(rec):
     """merged.cc must count the merged items that satisfy their own instruction."""
     items = rec.catalogue.items
