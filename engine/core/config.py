@@ -32,6 +32,11 @@ class ModelConfig:
     # Co-listening factors in the item embedding (engine.core.colisten); 0 = none.
     cf_dim: int = 0
     cf_norm: float = 0.3  # item columns scaled by listeners ** -cf_norm before the SVD
+    # A taste term in the score (needs cf_dim): the query gains W · (mean co-listening factors
+    # of the history items the query may read; under CGSA only those satisfying the
+    # instruction) and every candidate its own factors, so q·e adds a learned item-kNN-like
+    # similarity to the history. One inner product still scores everything (FAISS).
+    taste: bool = False
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 2
@@ -49,6 +54,11 @@ class ModelConfig:
     # without the mask (LUM-style); "adaln": AdaLN-Zero modulation of the branch by the
     # condition embedding; "pinrec": an MLP head over the query and the condition embedding.
     conditioning: Conditioning = "cgsa"
+
+    @property
+    def query_dim(self) -> int:
+        """Width of query and candidate vectors: d_model, plus cf_dim with the taste term."""
+        return self.d_model + (self.cf_dim if self.taste else 0)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

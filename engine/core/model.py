@@ -150,6 +150,9 @@ class ItemEncoder(nn.Module):
             width += cfg.d_attr
         self.proj = nn.Linear(width, cfg.d_model)
         nn.init.normal_(self.id.weight, std=0.02)
+        if cfg.taste and not cfg.cf_dim:
+            raise ValueError("the taste term needs co-listening factors (cf_dim > 0)")
+        self.taste = cfg.taste
 
     def forward(self, idx: Tensor) -> Tensor:
         parts = [self.id(idx)]
@@ -161,9 +164,15 @@ class ItemEncoder(nn.Module):
             parts.append(self.item_cf[idx])
         return self.proj(torch.cat(parts, dim=-1))
 
+    def candidates(self, idx: Tensor) -> Tensor:
+        """Retrieval vectors ``[..., query_dim]``: the embedding, plus the co-listening factors
+        when the model scores taste (``cfg.taste``)."""
+        e = self(idx)
+        return torch.cat([e, self.item_cf[idx]], dim=-1) if self.taste else e
+
     def all_items(self) -> Tensor:
-        """``[N, d]`` vectors of items 1..N (row i−1 is item index i)."""
-        return self(torch.arange(1, self.id.num_embeddings, device=self.id.weight.device))
+        """``[N, query_dim]`` retrieval vectors of items 1..N (row i−1 is item index i)."""
+        return self.candidates(torch.arange(1, self.id.num_embeddings, device=self.id.weight.device))
 
 
 @dataclass
@@ -176,6 +185,7 @@ class Backbone:
     hist_attrs: Tensor  # [B, T, A]
     mask: Tensor  # [B, T, T] causal mask used
     weights: list[Tensor]  # per layer [B, H, T, T]
+    seq: Tensor | None = None  # [B, T] item indices (the taste term pools their factors)
 
 
 class ClimberPilot(nn.Module):
@@ -192,6 +202,9 @@ class ClimberPilot(nn.Module):
         self.ln_out = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(cfg.n_branches))
         # Condition tokens: index 0 = "no condition", then one per (attribute, value).
         self.cond = nn.Embedding(len(CondVocab.of(cfg)), cfg.d_model)
+        if cfg.taste:  # starts as the plain pooled factors: q·e then begins as a kNN-like score
+            self.taste_proj = nn.Linear(cfg.cf_dim, cfg.cf_dim, bias=False)
+            nn.init.eye_(self.taste_proj.weight)
         nn.init.normal_(self.cond.weight, std=0.02)
         # Table-4 alternatives to CGSA; zero-initialised so fine-tuning starts from the
         # pre-trained branch. Names start with "cond_": SFT gives them the new-parameter rate.
@@ -235,7 +248,7 @@ class ClimberPilot(nn.Module):
             x, w = layer(x, x, mask, pos, timestamps, timestamps)
             weights.append(w)
         hist_attrs = self.items.item_attrs[seq]
-        return Backbone(self.ln_h(x), valid, timestamps, hist_attrs, mask, weights)
+        return Backbone(self.ln_h(x), valid, timestamps, hist_attrs, mask, weights, seq)
 
     def branch(
         self,
@@ -274,7 +287,18 @@ class ClimberPilot(nn.Module):
         y = self.ln_out[k](y)
         if mode == "pinrec":
             y = y + self.cond_head(torch.cat([y, c], dim=-1))
+        if self.cfg.taste:
+            y = torch.cat([y, self._taste(bb, query_pos, predicate)], dim=-1)
         return y, mask, w
+
+    def _taste(self, bb: Backbone, query_pos: Tensor, predicate: Tensor) -> Tensor:
+        """``[B, R, cf_dim]``: W · mean co-listening factors of the history items each query
+        may read (at or before its position, and satisfying its instruction); 0 without any."""
+        t = bb.valid.shape[1]
+        upto = torch.arange(t, device=query_pos.device)[None, None, :] <= query_pos[..., None]
+        w = (predicate & upto & bb.valid[:, None, :]).float()
+        pooled = torch.einsum("brt,btc->brc", w, self.items.item_cf[bb.seq])
+        return self.taste_proj(pooled / w.sum(-1, keepdim=True).clamp(min=1.0))
 
     def score_all(self, query: Tensor) -> Tensor:
         """Dot-product scores of queries ``[..., d]`` against every item (index i → column i−1)."""

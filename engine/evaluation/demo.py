@@ -73,7 +73,9 @@ def baseline_scores(prep: Prepared) -> dict[str, np.ndarray]:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k, axis=1)[:, :k]
     order = np.take_along_axis(scores, part, 1).argsort(axis=1)[:, ::-1]
-    return np.take_along_axis(part, order, 1) + 1  # item indices, best first
+    top = np.take_along_axis(part, order, 1)
+    empty = ~np.isfinite(np.take_along_axis(scores, top, 1))  # excluded or filtered out
+    return np.where(empty, -1, top + 1)  # item indices, best first; −1 = empty slot
 
 
 def accuracy(scores: np.ndarray, targets: np.ndarray) -> dict:
@@ -85,18 +87,19 @@ def beyond_accuracy(top10: np.ndarray, prep: Prepared, seed: int = 0) -> dict:
     items = prep.catalogue.items
     listeners = items[LISTENERS].to_numpy() if LISTENERS in items else prep.counts[1:]
     popularity = np.r_[0, listeners]
-    sample = np.random.default_rng(seed).choice(len(top10), min(SAMPLE_USERS, len(top10)), replace=False)
+    lists = [row[row > 0] for row in top10]
+    sample = np.random.default_rng(seed).choice(len(lists), min(SAMPLE_USERS, len(lists)), replace=False)
     out = {
-        "users": len(top10),
-        "jaccard": round(beyond.mean_pairwise_jaccard(list(top10)), 4),
-        f"distinct_{SAMPLE_USERS}": int(len(np.unique(top10[sample]))),
-        "distinct_all": int(len(np.unique(top10))),
-        "top50_share": round(beyond.popular_share(list(top10), popularity, 50), 4),
-        "lt5_listeners_share": round(beyond.low_listener_share(list(top10), popularity, 5), 4),
+        "users": len(lists),
+        "jaccard": round(beyond.mean_pairwise_jaccard(lists), 4),
+        f"distinct_{SAMPLE_USERS}": int(len(np.unique(np.concatenate([lists[i] for i in sample])))),
+        "distinct_all": int(len(np.unique(np.concatenate(lists)))),
+        "top50_share": round(beyond.popular_share(lists, popularity, 50), 4),
+        "lt5_listeners_share": round(beyond.low_listener_share(lists, popularity, 5), 4),
     }
     if GENRE in items:
-        genre_of = np.r_[UNKNOWN, items[GENRE].astype(str).to_numpy()]
-        cal = beyond.genre_calibration(list(top10), [s.history.items for s in prep.splits], genre_of)
+        genre_of = np.concatenate([[UNKNOWN], items[GENRE].astype(str).to_numpy()])
+        cal = beyond.genre_calibration(lists, [s.history.items for s in prep.splits], genre_of)
         out["major_genre_coverage"] = ci(cal["major_coverage"])
         out["kl_miscalibration"] = ci(cal["kl"])
     return out
@@ -112,7 +115,7 @@ def compliance(model: ClimberPilot, prep: Prepared, device="cpu", n_composites: 
         for attr, ins, n in group:
             rows[kind][label(ins)] = {"attribute": attr, "eligible": n,
                                       "CC@10": ci(soft_cc(model, items, hist, ins, 10, device))}
-    for kind in rows:
+    for kind in ("single", "composite"):
         means = [r["CC@10"][0] for r in rows[kind].values()]
         rows[f"{kind}_summary"] = {"n": len(means), "mean": round(float(np.mean(means)), 4) if means else None,
                                    "min": round(float(np.min(means)), 4) if means else None}

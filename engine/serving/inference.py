@@ -66,7 +66,7 @@ def batched_queries(
     """
     lengths = [min(len(h.items), model.cfg.max_len) for h in histories]
     order = sorted(range(len(histories)), key=lengths.__getitem__)
-    out = torch.zeros(len(histories), model.cfg.d_model, device=device)
+    out = torch.zeros(len(histories), model.cfg.query_dim, device=device)
     for s in range(0, len(order), batch_size):
         rows = torch.as_tensor(order[s : s + batch_size])
         width = max(1, lengths[int(rows[-1])])

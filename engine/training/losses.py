@@ -66,7 +66,7 @@ def _branch_losses(model, seq, pairs, tcfg, gen, counts, sharded: bool = False,
     seen = seen or [None] * len(pairs)
     every = [g for _, _, g in pairs]
     cand = _candidates(torch.cat(every), model.cfg.n_items, tcfg, gen)
-    vecs = model.items.all_items() if cand is None else model.items(cand)
+    vecs = model.items.all_items() if cand is None else model.items.candidates(cand)
     log_q = _log_q(counts, sum(len(g) for g in every), tcfg) if (tcfg.logq and cand is not None) else None
     if sharded:
         losses = [_softmax_loss(q, t, vecs, cand, log_q, "sum", h) / len(g)
@@ -245,7 +245,7 @@ def counterfactual_loss(model: ClimberPilot, bb, seq: Tensor, readout: Tensor, o
     dev = seq.device
     rows_d = rows.to(dev)
     sub = type(bb)(bb.hidden[rows_d], bb.valid[rows_d], bb.timestamps[rows_d], bb.hist_attrs[rows_d],
-                   bb.mask[rows_d], [])
+                   bb.mask[rows_d], [], None if bb.seq is None else bb.seq[rows_d])
     qpos = readout[rows_d].gather(1, pick.to(dev)[:, None])  # [R, 1]
     predicate = masks.item_predicate(sub.hist_attrs, [a[:, None, :].to(dev) for a in allowed], index)
     u, _, _ = model.branch(0, sub, qpos, predicate, tokens[:, None, :].to(dev))
