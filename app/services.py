@@ -19,7 +19,16 @@ from app.fields import ATTRIBUTE_OF, VALUE_FIELDS
 from app.loader import Sources, load_main, resolve_sources
 from app.state import INSTRUCTION_KEYS, MAX_K, ViewState, Vocab, empty_instruction, from_query
 from app.vocab import PAGE_KEYS, language_name
-from engine import METHODS, History, HistoryError, Instruction, Recommender
+from engine import (
+    METHODS,
+    ArtistIndex,
+    History,
+    HistoryError,
+    Instruction,
+    Recommender,
+    parse_instruction,
+    search_artists,
+)
 from engine.data.schema import GENRE, ITEM_ID, LANGUAGE, NAME, TIMESTAMP, UNKNOWN
 
 
@@ -66,6 +75,21 @@ def _item_labels(_rec: Recommender, key: str) -> dict[int, str]:
 def item_labels(ctx: Ctx) -> dict[int, str]:
     """item id → "artist · genre · language" for the catalogue search (cached; do not mutate)."""
     return _item_labels(ctx.rec, ctx.key)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _artist_index(_rec: Recommender, key: str) -> ArtistIndex:
+    return ArtistIndex(_rec.items)
+
+
+def search(ctx: Ctx, query: str, limit: int = 10) -> list[tuple[int, str, float]]:
+    """Type-ahead over the whole catalogue: ``[(item_id, name, score)]``, best first (a few ms)."""
+    return search_artists(query, _artist_index(ctx.rec, ctx.key), limit)
+
+
+def parse(ctx: Ctx, text: str) -> tuple[Instruction, list[str]]:
+    """A plain-English instruction and the notes on what was not taken literally."""
+    return parse_instruction(text, ctx.items, index=_artist_index(ctx.rec, ctx.key))
 
 
 def names(ctx: Ctx) -> dict[int, str]:

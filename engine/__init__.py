@@ -32,6 +32,10 @@ _SOURCES = {
     "History": "engine.serving.recommender",
     "Recommender": "engine.serving.recommender",
     "RecResult": "engine.serving.recommender",
+    "ArtistIndex": "engine.serving.artists",
+    "search_artists": "engine.serving.artists",
+    "describe_atoms": "engine.serving.ask",
+    "parse_instruction": "engine.serving.ask",
     "METHOD_LABELS": "engine.serving.retrieval",
     "METHODS": "engine.serving.retrieval",
 }
@@ -52,6 +56,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names load
         HistoryError,
         InstructionError,
     )
+    from engine.serving.artists import ArtistIndex, search_artists  # noqa: F401
+    from engine.serving.ask import describe_atoms, parse_instruction  # noqa: F401
     from engine.serving.recommender import (  # noqa: F401
         AutoResult,
         Comparison,

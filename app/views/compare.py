@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import captions, lists, services, state, ui
+from app import captions, finder, lists, services, state, ui
 from app.fields import FIELDS, LABELS, QUERY_NAMES
 from app.state import MAX_OVERFETCH
 from app.vocab import EXPLICIT_LABELS, POPULARITY_LABELS, language_label
@@ -41,6 +41,21 @@ seed = {**{f"f_{QUERY_NAMES.get(name, name)}": ins0[name] for name in FIELDS},
 for key, value in seed.items():
     state.init_widget(key, value)
 
+
+
+def use_parsed(instruction: dict, notes: list[str]) -> None:
+    """The plain-English parse replaces the instruction; the form's chips are re-seeded from it."""
+    state.set_view(replace(state.get_view(), instruction=state.empty_instruction()).with_instruction(**instruction))
+    state.forget_widgets("f_")
+
+
+def block_more(ids: list[int]) -> None:
+    v = state.get_view()
+    state.set_view(v.with_instruction(blocked_items=sorted({*v.instruction["blocked_items"], *ids})))
+    state.forget_widgets("f_blocked")
+
+
+finder.ask_box(ctx, use_parsed)
 with st.form("composer", border=True):
     st.markdown("**Instruction** — what the listener (or a policy) asks for")
     c1, c2, c3 = st.columns([2, 2, 1.3])
@@ -60,6 +75,9 @@ with st.form("composer", border=True):
               help="Post-hoc filtering retrieves K × this many, drops what does not match, keeps K.")
     c9.checkbox(LABELS["exclude_heard"], key="f_exclude_heard")
     submitted = c10.form_submit_button("Recommend", type="primary", width="stretch")
+
+with st.expander("Block any artist of the catalogue", icon=":material/block:"):
+    finder.artist_finder(ctx, "block", f"Find artists to block (all {len(names):,})", "Block", block_more)
 
 if submitted:
     s = st.session_state

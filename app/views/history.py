@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import charts, services, state, ui
+from app import charts, finder, services, state, ui
 from app.presets import RECENT_WINDOW
 from app.vocab import language_name
 from engine.data.schema import GENRE, LANGUAGE
@@ -25,6 +25,7 @@ def use_preset(key: str) -> None:
     view = replace(state.get_view(), source="preset", preset=key, instruction=state.empty_instruction())
     state.set_view(view.with_instruction(**p.instruction))
     state.forget_widgets("f_")
+    state.forget_widgets("ask_")
 
 
 def use_user() -> None:
@@ -64,9 +65,18 @@ with tab_user:
         use_user()
         st.rerun()
 
+
+
+def add_to_custom(ids: list[int]) -> None:
+    current = [int(i) for i in st.session_state.get("hist_custom", list(state.get_view().custom))]
+    st.session_state["hist_custom"] = list(dict.fromkeys([*current, *ids]))
+
+
 with tab_custom:
     label = services.item_labels(ctx)
     state.init_widget("hist_custom", list(view.custom))
+    finder.artist_finder(ctx, "hist_find", f"Find any artist ({len(label):,} in the catalogue)", "Add",
+                         add_to_custom)
     st.multiselect(f"Search the catalogue ({len(label):,} artists) and add them, oldest first",
                    list(label), format_func=label.__getitem__, key="hist_custom",
                    placeholder="Type an artist name…")

@@ -10,6 +10,7 @@ from engine.data.io import load_dataset
 from engine.data.paths import resolve_default_dataset
 from engine.data.schema import EXPLICIT, GENRE, ITEM_ID, LANGUAGE, NAME
 from engine.paths import MAIN_CHECKPOINT
+from engine.serving.ask import describe_atoms, parse_instruction
 from engine.serving.recommender import Recommender
 from engine.serving.results import COMPLIES, RANK, SCORE
 from engine.serving.retrieval import METHODS
@@ -22,6 +23,9 @@ def register(sub) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", type=int, help="a user id of the data set")
     who.add_argument("--items", type=int, nargs="+", help="a custom history: item ids, oldest first")
+    p.add_argument("--ask", metavar="TEXT", default=None,
+                   help='the instruction in plain English, e.g. "clean 2000s hip-hop, nothing by Eminem" '
+                        "(the flags below add to it)")
     p.add_argument("--genre", action="append", default=[], help="repeatable")
     p.add_argument("--language", action="append", default=[], help="repeatable")
     p.add_argument("--explicit", choices=EXPLICIT_POLICIES, default="allow")
@@ -39,12 +43,23 @@ def _cli(args) -> int:
     history = rec.user_history(args.user) if args.user is not None else rec.make_history(args.items)
     ins = Instruction(genres=frozenset(args.genre), languages=frozenset(args.language),
                       explicit=args.explicit, exclude_heard=args.exclude_heard)
+    atoms, notes = [], []
+    if args.ask is not None:
+        asked, notes = parse_instruction(args.ask, rec.items)
+        ins = Instruction(genres=asked.genres | ins.genres, languages=asked.languages | ins.languages,
+                          explicit=args.explicit if args.explicit != "allow" else asked.explicit,
+                          popularity=asked.popularity, eras=asked.eras, blocked_items=asked.blocked_items,
+                          exclude_heard=asked.exclude_heard or ins.exclude_heard)
+        atoms = describe_atoms(ins, dict(zip(rec.items[ITEM_ID].astype(int), rec.items[NAME].astype(str),
+                                             strict=True)))
     methods = METHODS if args.method == "all" else (args.method,)
     cmp = rec.compare(history, ins, args.k, args.overfetch, methods)
     cols = [RANK, ITEM_ID, NAME, GENRE, LANGUAGE, EXPLICIT, SCORE, COMPLIES]
     if args.json:
         out = {
             "instruction": ins.to_dict(),
+            **({"ask": {"text": args.ask, "atoms": atoms, "notes": notes}} if args.ask is not None else {}),
+            "history_notes": list(history.notes),
             "eligible_items": cmp.eligible,
             "history": list(history.item_ids),
             "results": {
@@ -56,6 +71,13 @@ def _cli(args) -> int:
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
+    for note in history.notes:
+        print(f"history note: {note}")
+    if args.ask is not None:
+        print(f"asked: {args.ask}")
+        print("parsed: " + ("; ".join(atoms) if atoms else "no constraint"))
+        for note in notes:
+            print(f"  note: {note}")
     print(f"instruction: {ins.describe()}  ({cmp.eligible} eligible items)")
     for m, r in cmp.results.items():
         print(f"\n== {m}: CC@{r.k}={r.cc:.2f}  returned {r.n_returned}/{r.k}  "

@@ -111,3 +111,27 @@ def test_checkpoint_of_another_attribute_set_exits_2_with_one_line(command, tmp_
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "attributes" in lines[0] and lines[0].startswith("error:")
+
+
+def test_recommend_ask_prints_atoms_and_notes_before_the_list():
+    proc = run("recommend", *SYN, "--checkpoint", str(SYNTHETIC_CHECKPOINT), "--user", "1", "-k", "5",
+               "--method", "cgsa_hard", "--ask", "clean 90s rock, chill vibes, no rap")
+    out = proc.stdout
+    assert "parsed: genre: rock; era: 90s; explicit: exclude_known" in out
+    assert "note: 'no rap': an instruction cannot exclude a genre" in out
+    assert "note: not understood (ignored): 'chill', 'vibes'" in out
+    assert out.index("parsed:") < out.index("== cgsa_hard")
+
+
+def test_recommend_ask_json_and_history_notes():
+    many = [str(i) for i in range(1, 81)]  # longer than the model's window: truncated, with a note
+    proc = run("recommend", *SYN, "--checkpoint", str(SYNTHETIC_CHECKPOINT), "--items", *many, "-k", "3",
+               "--method", "cgsa_hard", "--ask", "German pop from the 2000s", "--json")
+    out = json.loads(proc.stdout)
+    assert out["ask"]["atoms"] == ["genre: pop", "language: de", "era: 00s"]
+    assert out["instruction"]["genres"] == ["pop"] and out["instruction"]["languages"] == ["de"]
+    assert out["history_notes"] and "most recent" in out["history_notes"][0]
+    assert all(i["genre"] == "pop" and i["language"] == "de" for i in out["results"]["cgsa_hard"]["items"])
+    text = run("recommend", *SYN, "--checkpoint", str(SYNTHETIC_CHECKPOINT), "--items", *many, "-k", "3",
+               "--method", "cgsa_hard").stdout
+    assert "history note: only the most recent" in text
