@@ -118,6 +118,9 @@ class TrainConfig:
     sft_personal: float = 0.0
     sft_cf_min_items: int = 20  # an atom value needs this many items to be drawn
     sft_cf_pair_share: float = 0.35  # share of counterfactual instructions with a second atom
+    # Keep the last SFT epoch instead of the one with the best validation HR@10: that score does
+    # not see compliance, which the counterfactual terms keep improving after HR has peaked.
+    sft_keep_last: bool = False
     holdout: int = DEFAULT_HOLDOUT  # future items held out per user (myopia / instruction test)
     day_boundary: bool = DEFAULT_DAY_BOUNDARY  # move the test cut to a day start (data with timestamps only)
 

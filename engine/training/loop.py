@@ -203,9 +203,11 @@ def _run_stage(model, prep: Prepared, tcfg: TrainConfig, device, *, stage: str, 
         history.append({"epoch": epoch + 1, "loss": loss, "val_HR@10": val,
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 1)})
         bar.set_postfix(loss=f"{loss:.3f}", val=f"{val:.4f}")
-        if stop.update(model, opt, val):
+        keep_last = stage == "sft" and tcfg.sft_keep_last
+        if stop.update(model, opt, val) and not keep_last:
             break
-    stop.restore(model)
+    if not (stage == "sft" and tcfg.sft_keep_last):
+        stop.restore(model)
     model.eval()
     return {"stage": stage, "epochs_run": len(history), "best_val_HR@10": stop.best,
             "seconds": round(time.perf_counter() - t0, 1), "windows": len(data.seq), "curve": history}
