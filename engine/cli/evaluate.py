@@ -34,7 +34,7 @@ def _outputs(path: Path) -> tuple[Path, Path]:
     written atomically; an earlier evaluation's results there are replaced, as documented)."""
     if path.suffix.lower() != ".json":
         raise EngineError(f"--json {path} does not end in .json (the report goes beside it as .md)",
-                          f"use e.g. --json {path.with_suffix('.json')}")
+                          "give a path ending in .json, e.g. --json results/eval.json")
     return output_file(path, "--json"), output_file(path.with_suffix(".md"), "--json's report")
 
 
