@@ -7,6 +7,7 @@ One module per subcommand, each with ``register(subparsers)``; user errors
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from engine.cli import bench, evaluate, experiment, prepare, recommend, setup, train
@@ -18,8 +19,15 @@ from engine.training.distributed import launched
 SUBCOMMANDS = (prepare, train, evaluate, recommend, setup, bench, experiment)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments exit 2 with ONE line naming the subcommand, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m engine",
         description="Climber-Pilot engine: data preparation, training, evaluation and retrieval.",
     )
@@ -50,3 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        return 0

@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--attributes", help="comma-separated item columns to use as attributes (default: categorical ones)")
     p.add_argument("--name", help="data set name (default: the interactions file's stem)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="replace an existing prepared folder at --out")
     p.set_defaults(func=_generic)
 
     p = kinds.add_parser("synthetic", help="seeded synthetic logs with consumption lag")
@@ -90,7 +91,8 @@ def _s3rec(args: argparse.Namespace) -> int:
 def _generic(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     attributes = [a.strip() for a in args.attributes.split(",") if a.strip()] if args.attributes else None
-    out = prepare_generic(args.interactions, args.items, args.out, name=args.name, attributes=attributes)
+    out = prepare_generic(args.interactions, args.items, args.out, name=args.name, attributes=attributes,
+                          force=args.force)
     return _summary(out, started)
 
 

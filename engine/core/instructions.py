@@ -1,5 +1,6 @@
 """Instructions: a composed condition as a predicate over item attributes (method §4).
 
+Category values are normalised (stripped, lower-cased) as the instruction is made.
 An instruction is a conjunction of *atoms*; each atom allows a set of values of one
 categorical attribute (``genre ∈ {rock}``, ``language = en``, ``explicit ∈ {false,
 unknown}``). Policy rules are atoms too, so CGSA can see them as condition tokens,
@@ -46,6 +47,8 @@ class Instruction:
             value = getattr(self, name)
             if isinstance(value, str):
                 value = {value}
+            if name != "blocked_items":  # " Rock " and "ROCK" ask for the data's "rock"; "r&b/soul" stays
+                value = {_normal(v) for v in value}
             object.__setattr__(self, name, frozenset(value))
         if self.explicit not in EXPLICIT_POLICIES:
             raise InstructionError(
@@ -107,6 +110,12 @@ class Instruction:
                 f"allowed fields: {', '.join(sorted(known))}",
             )
         return cls(**{k: (frozenset(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def _normal(value: object) -> object:
+    """Category values as the data spells them: stripped and lower-case (every prepared set's
+    values are; ``prepare generic`` lower-cases its own). Inner spelling is kept."""
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def satisfies(items: pd.DataFrame, instruction: Instruction) -> np.ndarray:

@@ -3,8 +3,10 @@
 - interactions: ``user_id``, ``item_id``, ``timestamp`` (integer Unix seconds, or ISO 8601
   date/times; naive times are taken as UTC). Other columns are ignored (listed in the card).
 - items: ``item_id``, ``name`` and any categorical columns; each categorical column becomes
-  an attribute (empty → ``unknown``). Numeric columns are kept but are not attributes unless
-  named with ``attributes=``. ``explicit`` may be true/false/1/0/yes/no; ``popularity_tier``
+  an attribute (empty → ``unknown``; values stripped and lower-cased, as instructions are).
+  Numeric columns are kept but are not attributes unless named with ``attributes=``;
+  ``listeners`` and ``plays``, when given, must be whole numbers ≥ 0. A name is any
+  non-empty text, ``None`` and ``NaN`` included (artists are really called that). ``explicit`` may be true/false/1/0/yes/no; ``popularity_tier``
   is computed from the interactions when absent.
 
 Integer ids are kept; other ids (e.g. "u123") are numbered 0..n-1 in order of first
@@ -23,6 +25,7 @@ import pandas as pd
 from engine.data.card import base_card
 from engine.data.io import save_dataset
 from engine.data.labels import listener_counts, popularity_tiers
+from engine.data.paths import is_prepared
 from engine.data.schema import (
     EXPLICIT,
     ITEM_ID,
@@ -36,7 +39,7 @@ from engine.data.schema import (
     USER_ID,
     Dataset,
 )
-from engine.data.validate import check_known, check_unique, fail, read_table, stable_order
+from engine.data.validate import check_known, check_unique, fail, read_table, stable_order, to_int
 from engine.errors import DataError
 
 MILLISECONDS_LIKELY = 10**11  # seconds beyond year 5000: the column is in milliseconds
@@ -75,7 +78,8 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 
 def _check_filled(values: pd.Series, column: str, label: str, offset: int) -> None:
-    empty = (values.isna() | (values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"]))).to_numpy()
+    """Missing cells (parquet nulls, empty CSV fields) fail; text such as 'None' or 'NaN' is a value."""
+    empty = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
     if empty.any():
         pos = int(np.flatnonzero(empty)[0])
         raise fail(label, f"column '{column}' is empty", "every row needs a value", pos + offset, row=offset == 1)
@@ -204,7 +208,11 @@ def _item_columns(items_raw: pd.DataFrame, out_items: pd.DataFrame, attributes, 
     """Copy the items file's other columns into ``out_items``; returns the attribute columns."""
     others = [c for c in items_raw.columns if c not in (ITEM_ID, NAME)]
     if attributes is None:
-        attributes = [c for c in others if c in (EXPLICIT, POPULARITY) or not _numeric(items_raw[c])]
+        attributes = [c for c in others if c in (EXPLICIT, POPULARITY)
+                      or (c not in (LISTENERS, PLAYS) and not _numeric(items_raw[c]))]
+    counted = [a for a in attributes if a in (LISTENERS, PLAYS)]
+    if counted:
+        raise fail(c_label, f"{counted} are counts, not categorical attributes", "leave them out of --attributes")
     missing = [a for a in attributes if a not in items_raw.columns]
     if missing:
         raise fail(c_label, f"attribute column(s) {missing} not found; it has {list(items_raw.columns)}",
@@ -213,9 +221,14 @@ def _item_columns(items_raw: pd.DataFrame, out_items: pd.DataFrame, attributes, 
         values = items_raw[column]
         if column == EXPLICIT and column in attributes:
             out_items[column] = _explicit(values, c_label, c_off)
+        elif column in (LISTENERS, PLAYS):  # counts: whole numbers or empty
+            empty = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
+            counts = to_int(pd.DataFrame({column: values.mask(empty, "0")}), column, c_label, row_offset=c_off,
+                            minimum=0)
+            out_items[column] = counts.astype("float64").mask(empty).to_numpy()  # empty: from the interactions
         elif column in attributes:
-            text = values.astype(str).str.strip()
-            out_items[column] = text.mask(values.isna() | text.isin(["", "nan", "None", "<NA>"]), UNKNOWN).to_numpy()
+            text = values.astype(str).str.strip().str.lower()
+            out_items[column] = text.mask(values.isna() | text.isin(["", "nan", "none", "<na>"]), UNKNOWN).to_numpy()
         else:
             out_items[column] = pd.to_numeric(values, errors="coerce").to_numpy() if _numeric(values) else values.to_numpy()
     return list(attributes)
@@ -227,6 +240,8 @@ def _popularity(out_items: pd.DataFrame, inter: pd.DataFrame, attributes: list[s
     for column, counts in listener_counts(out_items[ITEM_ID], inter).items():
         if column not in out_items.columns:
             out_items[column] = counts
+        elif out_items[column].isna().any():  # a count column with empty cells
+            out_items[column] = out_items[column].fillna(pd.Series(counts)).astype("int64")
     if POPULARITY not in out_items.columns:
         out_items[POPULARITY] = popularity_tiers(out_items[LISTENERS], out_items[PLAYS])
         notes.append("popularity_tier computed from the interactions (cumulative share of listeners: 50% head, 80% torso)")
@@ -257,7 +272,15 @@ def prepare_generic(
     *,
     name: str | None = None,
     attributes: list[str] | tuple[str, ...] | None = None,
+    force: bool = False,
 ) -> Path:
-    """Build with :func:`build_generic` and save to ``out``."""
+    """Build with :func:`build_generic` and save to ``out``; an existing prepared folder (or
+    any existing file) at ``out`` is replaced only with ``force`` — checked before reading."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is a file, not a folder", "choose a folder for --out")
+    if is_prepared(out) and not force:
+        raise DataError(f"{out} already holds a prepared data set",
+                        "pass --force to replace it, or choose another --out")
     ds, extra = _build(interactions, items, name, attributes)
     return save_dataset(ds, out, licence="as provided by the user", extra_tables=extra)

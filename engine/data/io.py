@@ -88,6 +88,10 @@ def save_dataset(
 
     validate_dataset(ds)
     folder = Path(path)
+    blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise DataError(f"{folder}: cannot be a data folder, {blocked} is a file",
+                        "choose another --out, or move that file away")
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "format_version": FORMAT_VERSION,
@@ -143,10 +147,32 @@ def read_meta(path: str | Path) -> dict:
         raise fail(str(meta_path), "not UTF-8 text", "re-run `python -m engine prepare`") from None
     except json.JSONDecodeError as exc:
         raise fail(str(meta_path), f"invalid JSON ({exc.msg})", "re-run `python -m engine prepare`", exc.lineno) from None
+    redo = "re-run `python -m engine prepare` for this folder"
+    if not isinstance(meta, dict):
+        raise fail(str(meta_path), f"holds {type(meta).__name__} {json.dumps(meta)[:40]}, not a JSON object", redo)
     missing = [k for k in REQUIRED_META if k not in meta]
-    if not isinstance(meta, dict) or missing:
-        raise fail(str(meta_path), f"missing key(s) {missing}", "re-run `python -m engine prepare`")
+    if missing:
+        raise fail(str(meta_path), f"missing key(s) {missing}", redo)
+    for key, ok, want in _META_TYPES:
+        if key in meta and not ok(meta[key]):
+            raise fail(str(meta_path), f"'{key}' is {json.dumps(meta[key])[:60]}, not {want}", redo)
     return meta
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# meta.json: key, check, what it must be (every key a loader or the card reads).
+_META_TYPES = (
+    ("name", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty text"),
+    ("source", lambda v: isinstance(v, str), "a text"),
+    ("attributes", lambda v: isinstance(v, list) and all(isinstance(a, str) and a for a in v)
+     and len(set(v)) == len(v), "a list of distinct column names"),
+    ("time_resolution", _whole, "a whole number of seconds ≥ 0"),
+    ("synthetic", lambda v: isinstance(v, bool), "true or false"),
+    ("files", lambda v: isinstance(v, dict), "a JSON object"),
+)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -5,6 +5,9 @@ before it validates. *Future split* (Last.fm, shipped models): each user's last 
 from a day boundary are held out of training; s = 1 is the next item after the cut and
 the myopia curve follows s = 1..10 from one retrieval at the cut. ``exclude_history``
 gives the S3-Rec protocol (the user's own history is removed from the ranking).
+
+Cut-offs fit the catalogue: K above its size is dropped (a catalogue under 10 items is
+ranked at K = its size), and a metric over 0 users is ``None`` (JSON ``null``), never NaN.
 """
 
 from __future__ import annotations
@@ -22,6 +25,16 @@ from engine.serving.retrieval import ItemIndex, run_method
 from engine.tables import metric_table
 
 KS = (10, 20, 50)
+
+
+def cutoffs(n_items: int, ks=KS) -> tuple[int, ...]:
+    """The cut-offs of ``ks`` a catalogue of ``n_items`` allows (at least one: ``n_items`` itself)."""
+    return tuple(k for k in ks if k <= n_items) or (max(n_items, 1),)
+
+
+def _mean(values: torch.Tensor) -> float | None:
+    """Mean of a per-user tensor; ``None`` over 0 users."""
+    return float(values.double().mean()) if len(values) else None
 
 
 def _item_vectors(model: ClimberPilot) -> torch.Tensor:
@@ -49,6 +62,8 @@ def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, 
     """
     hist = [s.train for s in prep.splits if s.val_target]
     targets = [s.val_target for s in prep.splits if s.val_target]
+    if not targets:  # no user has a validation item
+        return 0.0
     cond = None
     if conditioned:
         keep = [
@@ -69,6 +84,7 @@ def validation_hr(model: ClimberPilot, prep, device, conditioned: bool = False, 
 
 def next_item(model: ClimberPilot, prep, device, exclude_history: bool = False, ks=KS) -> dict:
     """HR/NDCG@K of the first held-out item, full-catalogue ranking."""
+    ks = cutoffs(prep.catalogue.n_items, ks)
     hist = [s.history for s in prep.splits]
     targets = torch.tensor([int(s.future.items[0]) for s in prep.splits])
     u = batched_queries(model, hist, device=device).cpu()
@@ -79,6 +95,7 @@ def next_item(model: ClimberPilot, prep, device, exclude_history: bool = False, 
 
 
 def popularity(prep, exclude_history: bool = False, ks=KS) -> dict:
+    ks = cutoffs(prep.catalogue.n_items, ks)
     scores = torch.as_tensor(prep.counts[1:], dtype=torch.float64)
     scores = scores + torch.linspace(0, 1e-6, len(scores), dtype=torch.float64)  # stable ties
     hist = [s.history for s in prep.splits]
@@ -89,7 +106,8 @@ def popularity(prep, exclude_history: bool = False, ks=KS) -> dict:
 
 
 def myopia(model: ClimberPilot, prep, device, steps: int = 10, ks=(10, 50)) -> dict:
-    """Retrieve once at the cut; HR@K of the item s steps later, s = 1..steps."""
+    """Retrieve once at the cut; HR@K of the item s steps later, s = 1..steps (None: no user that far)."""
+    ks = cutoffs(prep.catalogue.n_items, ks)
     hist = [s.history for s in prep.splits]
     u = batched_queries(model, hist, device=device).cpu()
     scores = u @ _item_vectors(model).cpu().T
@@ -100,12 +118,12 @@ def myopia(model: ClimberPilot, prep, device, steps: int = 10, ks=(10, 50)) -> d
         rows = [r for r, sp in enumerate(prep.splits) if len(sp.future.items) > s]
         tgt = torch.tensor([int(prep.splits[r].future.items[s]) for r in rows])
         for k in ks:
-            hit = (top[rows, :k] == tgt[:, None]).any(dim=1).double().mean()
-            out[f"HR@{k}"].append(float(hit))
+            out[f"HR@{k}"].append(_mean((top[rows, :k] == tgt[:, None]).any(dim=1)))
         out["users"].append(len(rows))
     for k in ks:
         curve = out[f"HR@{k}"]
-        out[f"flatness@{k}"] = curve[-1] / curve[0] if curve[0] > 0 else 0.0
+        out[f"flatness@{k}"] = (None if curve[0] is None or curve[-1] is None
+                                else curve[-1] / curve[0] if curve[0] > 0 else 0.0)
     return out
 
 
@@ -123,6 +141,7 @@ def instruction_following(
     (post-hoc after filtering) is charged for the shortfall.
     """
     items = prep.catalogue.items
+    ks = cutoffs(prep.catalogue.n_items, ks)
     cases = []
     for s in prep.splits:
         t = int(s.future.items[0])
@@ -173,22 +192,38 @@ def evaluate_all(model: ClimberPilot, prep, device, exclude_history: bool = Fals
         res["instruction_following"] = {
             "+".join(a): instruction_following(model, prep, device, a)
             for a in ((GENRE,), (LANGUAGE,), (GENRE, LANGUAGE))
-            if a[0] in model.cfg.cond_attributes
+            if set(a) <= set(model.cfg.cond_attributes)  # data without a language: genre only
         }
     return res
 
 
+def _ks(row: dict) -> list[int]:
+    """The cut-offs a result row holds (``HR@10`` → 10), ascending."""
+    return sorted(int(k[3:]) for k in row if k.startswith("HR@"))
+
+
+def _numbers(rows: dict[str, dict]) -> dict[str, dict]:
+    """Rows for :func:`metric_table`, a metric over 0 users (None) shown as nan."""
+    return {n: {k: float("nan") if v is None else v for k, v in r.items()} for n, r in rows.items()}
+
+
 def report_markdown(res: dict) -> str:
-    parts = ["## Next item (full-catalogue ranking)", metric_table(
-        {"model": res["next_item"], "popularity": res["popularity"]},
-        [f"{m}@{k}" for m in ("HR", "NDCG") for k in KS],
+    ks = _ks(res["next_item"])
+    parts = [f"## Next item (full-catalogue ranking, {res['next_item']['users']} users)", metric_table(
+        _numbers({"model": res["next_item"], "popularity": res["popularity"]}),
+        [f"{m}@{k}" for m in ("HR", "NDCG") for k in ks],
     )]
     my = res["myopia"]
-    parts += ["", "## Myopia (HR@50 of the item s steps after the cut)",
-              "| s | " + " | ".join(str(i + 1) for i in range(len(my["HR@50"]))) + " |",
-              "|---|" + "---|" * len(my["HR@50"]),
-              "| HR@50 | " + " | ".join(f"{v:.3f}" for v in my["HR@50"]) + " |"]
+    top = f"HR@{_ks(my)[-1]}"
+    parts += ["", f"## Myopia ({top} of the item s steps after the cut)",
+              "| s | " + " | ".join(str(i + 1) for i in range(len(my[top]))) + " |",
+              "|---|" + "---|" * len(my[top]),
+              f"| {top} | " + " | ".join("—" if v is None else f"{v:.3f}" for v in my[top]) + " |"]
     for name, r in res.get("instruction_following", {}).items():
+        if not r.get("methods"):
+            parts += ["", f"## Instruction following: {name}: no test user's next item has a known {name}"]
+            continue
         parts += ["", f"## Instruction following: {name} of the true next item ({r['users']} users)",
-                  metric_table(r["methods"], [f"{m}@{k}" for m in ("HR", "CC") for k in KS])]
+                  metric_table(r["methods"], [f"{m}@{k}" for m in ("HR", "CC") for k in _ks(next(iter(
+                      r["methods"].values())))])]
     return "\n".join(parts) + "\n"

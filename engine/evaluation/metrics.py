@@ -32,13 +32,14 @@ def target_ranks(scores: Tensor | Callable[[slice], Tensor], targets: Tensor,
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def hr_ndcg(ranks: Tensor, ks=(10, 20, 50)) -> dict[str, float]:
+def hr_ndcg(ranks: Tensor, ks=(10, 20, 50)) -> dict[str, float | None]:
+    """HR@K and NDCG@K of 0-based ranks; ``None`` over 0 users (JSON ``null``, never NaN)."""
     out = {}
     r = ranks.double()
     for k in ks:
         hit = r < k
-        out[f"HR@{k}"] = float(hit.double().mean()) if len(r) else 0.0
-        out[f"NDCG@{k}"] = float((hit / torch.log2(r + 2)).mean()) if len(r) else 0.0
+        out[f"HR@{k}"] = float(hit.double().mean()) if len(r) else None
+        out[f"NDCG@{k}"] = float((hit / torch.log2(r + 2)).mean()) if len(r) else None
     return out
 
 

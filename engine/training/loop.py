@@ -238,6 +238,10 @@ def fit(
     if tcfg.exclude_history and (tcfg.negatives >= 0 or tcfg.sft_epochs):
         raise EngineError("exclude_history applies to pre-training with the full softmax only",
                           "set negatives to -1 and sft_epochs to 0, or leave exclude_history off")
+    if tcfg.sft_epochs > 0 and "genre" not in prep.dataset.attributes:  # checked before pre-training
+        raise EngineError(f"CGSA fine-tuning (sft_epochs {tcfg.sft_epochs}) needs a 'genre' attribute to condition "
+                          f"and validate on; {prep.dataset.name} has {list(prep.dataset.attributes) or 'none'}",
+                          "train without --sft-epochs, or prepare the data with a genre column")
     set_seed(tcfg.seed)
     log = {}
     if init_from is None:

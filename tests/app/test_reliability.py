@@ -323,6 +323,11 @@ ROWS: list[Row] = [
 ]
 
 
+from reliability_hardening import ROWS as HARDENING_ROWS  # noqa: E402 - needs Row, defined above
+
+ROWS += HARDENING_ROWS
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_bad_input(row: Row, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     if row.gpu_skip and GPU:
@@ -342,7 +347,7 @@ def test_bad_input(row: Row, request: pytest.FixtureRequest, tmp_path: Path) -> 
 
 def test_rows_are_unique_and_cover_every_layer() -> None:
     assert len({r.id for r in ROWS}) == len(ROWS)
-    assert {r.layer for r in ROWS} == {"data", "engine", "checkpoint", "device", "app"}
+    assert {r.layer for r in ROWS} == {"data", "engine", "checkpoint", "device", "app", "cli"}
 
 
 def test_readme_table_is_current() -> None:
