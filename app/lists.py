@@ -161,3 +161,48 @@ def list_diff(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                      "change": change})
     df = pd.DataFrame(rows, columns=[ITEM_ID, "artist", "rank_a", "rank_b", "status", "change"])
     return df.astype({"rank_a": float, "rank_b": float})
+
+
+# --------------------------------------------------------------------------- projector-sized lists
+
+BIG_CSS = """
+<style>
+.sl-card{border:1px solid #e3e6ee;border-radius:10px;padding:8px 12px;background:#fff}
+.sl-head{font-weight:700;font-size:19px;margin-bottom:2px}
+.sl-sub{font-size:15px;color:#5b6275;margin-bottom:4px}
+.sl-row{display:flex;gap:8px;align-items:baseline;padding:1px 6px;border-left:5px solid #d5d8e0;margin:2px 0;
+ border-radius:3px;background:#fafbfd}
+.sl-row.match{border-left-color:#2e9e5b}.sl-rank{min-width:24px;color:#6b7385;font-size:15px}
+.sl-name{font-size:19px;font-weight:600;line-height:1.35;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.sl-mark{color:#3358d4;font-size:15px}.sl-empty{font-size:17px;color:#8a2a22;padding:4px 6px}
+.sl-headline{font-size:28px;font-weight:700;line-height:1.25;margin:0 0 8px;color:#1b1f2a}
+</style>
+"""
+
+
+def big_list_html(title: str, res, k: int, plain: bool = False, reference: bool = False) -> str:
+    """A list for the projector: names ≥ 18 px, one line per artist, green bar = satisfies the instruction,
+    ◆ = also in the unconstrained list; the sub-line states returned of K and matching."""
+    rows = result_rows(res.items)
+    n_match = int(rows["matches"].sum())
+    sub = f"{len(rows)} of {k} returned" + ("" if plain else f" · {n_match} match")
+    if res.overlap is not None and not reference:
+        sub += f" · {res.overlap:.0%} shared with unconstrained"
+    body = []
+    for r in rows.itertuples(index=False):
+        cls = "sl-row" + (" match" if r.matches and not plain else "")
+        mark = "<span class='sl-mark' title='also in the unconstrained list'>◆</span>" if (
+            r.in_unconditioned and not reference) else ""
+        body.append(f"<div class='{cls}' data-item='{getattr(r, ITEM_ID)}'><span class='sl-rank'>{r.rank}</span>"
+                    f"<span class='sl-name'>{html.escape(r.artist)}</span>{mark}</div>")
+    if len(rows) < k:
+        body.append(f"<div class='sl-empty'>{k - len(rows)} empty slot(s): nothing left after filtering.</div>")
+    return (f"<div class='sl-card' data-method='{html.escape(title)}'><div class='sl-head'>{html.escape(title)}</div>"
+            f"<div class='sl-sub'>{html.escape(sub)}</div>{''.join(body)}</div>")
+
+
+def headline_html(text: str) -> str:
+    """The step's headline (escaped; acronyms explained on hover)."""
+    from app.glossary import abbr_html
+
+    return f"<div class='sl-headline' data-testid='story-headline'>{abbr_html(text)}</div>"
