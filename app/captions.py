@@ -75,6 +75,21 @@ def compare_caption(results: dict, k: int, overfetch: int, has_conditions: bool,
     return " ".join(parts)
 
 
+def compare_lead(results: dict, k: int, overfetch: int, is_empty: bool = False) -> str:
+    """At most two sentences: what post-hoc filtering kept and what CGSA returned (details in compare_caption)."""
+    if is_empty:
+        return "No instruction is set, so every method returns the unconditioned list."
+    out = []
+    if "posthoc" in results:
+        n, m, _ = _counts(results["posthoc"])
+        out.append(f"Post-hoc filtering (retrieve {k * overfetch}, keep what matches) filled {n} of {k} slots.")
+    if "cgsa" in results:
+        n, m, s = _counts(results["cgsa"])
+        out.append(f"CGSA (condition-guided sparse attention) returned {m} matching of {n}, {s} shared with "
+                   "the unconditioned list.")
+    return " ".join(out) or "Each list answers the same instruction by a different method."
+
+
 def figure4_caption(cards: Sequence[tuple[str, object, bool]]) -> str:
     """Figure-4 view: how well each instructed list follows its genre and how much it keeps of the taste."""
     parts, good = [], 0

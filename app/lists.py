@@ -23,15 +23,15 @@ CSS = """
 .cp-chip.good{background:#dff3e6;color:#17603a}.cp-chip.bad{background:#fbe3e1;color:#8a2a22}
 .cp-chip.warn{background:#fff1d6;color:#7a5200}
 .cp-items{margin:0;padding:0}
-.cp-item{display:flex;gap:6px;align-items:flex-start;padding:3px 6px;margin:3px 0;border-left:4px solid #d5d8e0;
+.cp-item{display:flex;gap:6px;align-items:flex-start;padding:2px 6px;margin:2px 0;border-left:4px solid #d5d8e0;
  border-radius:4px;background:#fafbfd}
-.cp-body{flex:1;min-width:0}.cp-score{float:right;color:#8a91a3;font-variant-numeric:tabular-nums;margin-left:6px}
-.cp-note{font-size:11.5px;color:#7a5200;margin-bottom:4px}.cp-tag.cp-also{background:#e6ecff;color:#2c47a8}
+.cp-body{flex:1;min-width:0}
+.cp-note{font-size:12.5px;color:#7a5200;margin-bottom:4px}.cp-tag.cp-also{background:#e6ecff;color:#2c47a8}
 .cp-item.match{border-left-color:#2e9e5b}
-.cp-rank{font-variant-numeric:tabular-nums;color:#6b7385;min-width:18px;font-size:12px;padding-top:1px}
-.cp-name{font-weight:600;font-size:13px;line-height:1.25;word-break:break-word}
-.cp-meta{font-size:11.5px;color:#5b6275}
-.cp-tag{display:inline-block;font-size:10.5px;padding:0 5px;border-radius:4px;background:#eef1f8;color:#4a5266;margin:1px 3px 0 0}
+.cp-rank{font-variant-numeric:tabular-nums;color:#6b7385;min-width:20px;font-size:14px;padding-top:2px}
+.cp-name{font-weight:600;font-size:16.5px;line-height:1.25;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.cp-meta{font-size:12.5px;color:#5b6275;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;line-height:1.3}
+.cp-tag{display:inline-block;font-size:12px;padding:0 6px;border-radius:999px;background:#eef1f8;color:#4a5266;margin:0 3px 0 0}
 .cp-shared{color:#3358d4;margin-left:3px}
 .cp-empty{font-size:12.5px;color:#6b7385;padding:6px}
 .cp-legend{font-size:12px;color:#5b6275;margin-top:6px}
@@ -40,7 +40,8 @@ CSS = """
 
 LEGEND = ("<div class='cp-legend'><span style='color:#2e9e5b'>▌</span> satisfies the instruction · "
           "<span style='color:#9aa0ad'>▌</span> does not · <span class='cp-shared'>◆</span> also in the "
-          "unconditioned list · <span class='cp-tag'>heard</span> already in the history</div>")
+          "unconditioned list · <span class='cp-tag'>heard</span> already in the history · a label left out "
+          "is unknown for that artist</div>")
 
 
 def result_rows(items: pd.DataFrame) -> pd.DataFrame:
@@ -117,13 +118,14 @@ def list_html(title: str, res, shared: dict[int, list[str]] | None = None, is_re
                 if r.in_unconditioned and not is_reference else "")
         tags = ("<span class='cp-tag'>heard</span>" if r.heard else "") + (
             _elsewhere(title, inside) if is_reference and len(shared or {}) and n_lists <= 4 else "")
-        meta = " · ".join(x for x in (r.genre, r.language, r.explicit) if x)
+        # labels as compact chips; an unknown label is left out (the legend says so) instead of repeated
+        meta = "".join(f"<span class='cp-tag'>{html.escape(x)}</span>" for x in (r.genre, r.language, r.explicit)
+                       if x and not str(x).endswith("unknown"))
         cls = "cp-item" + (" match" if r.matches and not plain else "")
         items.append(
             f"<div class='{cls}' title='{tip}' data-item='{getattr(r, ITEM_ID)}'>"
             f"<span class='cp-rank'>{r.rank}</span><div class='cp-body'><div class='cp-name'>"
-            f"{html.escape(r.artist)}{mark}</div><div class='cp-meta'>{html.escape(meta)}"
-            f"<span class='cp-score' title='score (inner product)'>{r.score:.2f}</span></div>{tags}</div></div>")
+            f"{html.escape(r.artist)}{mark}</div><div class='cp-meta'>{meta}{tags}</div></div></div>")
     body = "".join(items) if items else "<div class='cp-empty'>Nothing left in this list.</div>"
     note_html = f"<div class='cp-note'>{html.escape(note)}</div>" if note else ""
     return (f"<div class='cp-list' data-method='{html.escape(title)}'><div class='cp-head'>{html.escape(title)}</div>"
