@@ -40,7 +40,7 @@ def test_verdict_rule(measured, lo, threshold, expected):
 
 def test_wilson_interval_contains_the_rate_and_narrows_with_users():
     p, lo, hi = evidence.wilson(0.1, 100)
-    assert lo < p < hi and 0 <= lo and hi <= 1
+    assert lo < p < hi and lo >= 0 and hi <= 1
     _, lo2, hi2 = evidence.wilson(0.1, 10_000)
     assert hi2 - lo2 < (hi - lo) / 5
     assert evidence.wilson(0.0, 50)[1] == 0.0  # never below 0
