@@ -37,14 +37,15 @@ def myopia_bands(bands: Mapping[str, Sequence[tuple[float, float, float]]], metr
         s = np.arange(1, len(pts) + 1)
         p, lo, hi = (np.array([x[i] for x in pts], dtype=float) for i in range(3))
         fig.add_trace(go.Scatter(x=np.r_[s, s[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0),
-                                 fillcolor=_rgba(color, 0.15), hoverinfo="skip", showlegend=False))
+                                 fillcolor=_rgba(color, 0.15), hoverinfo="skip", showlegend=False,
+                                 name=f"{name} 95 % band"))
         fig.add_trace(go.Scatter(x=s, y=p, mode="lines+markers", name=name, line=dict(color=color, width=3),
                                  hovertext=[f"{name}, s = {i}: {v:.1%} [{a:.1%}, {b:.1%}]"
                                             for i, v, a, b in zip(s, p, lo, hi, strict=True)], hoverinfo="text"))
     fig.update_xaxes(title="s: the artist s steps after the cut", dtick=1)
     fig.update_yaxes(title=metric, tickformat=".0%", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
-    return _layout(fig, f"{metric} of the artist s steps ahead (band = 95 % interval)", height, big)
+    return _layout(fig, f"Myopia: {metric} of the artist s steps ahead (band = 95 % interval)", height, big)
 
 
 def underfill_bars(kept: Mapping[int, int], k: int, cgsa: int, height: int = 380) -> go.Figure:

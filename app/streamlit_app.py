@@ -76,7 +76,8 @@ if first_run and view.page != current and current == DEFAULT_PAGE and view.page 
 
 with st.sidebar:
     st.markdown("### Climber-Pilot Studio")
-    st.caption("Instruction-following generative music retrieval (CGSA + TAMIP), explained.")
+    st.caption("Instruction-following generative music retrieval, explained: CGSA (condition-guided sparse "
+               "attention) follows the instruction, TAMIP (time-aware multi-item prediction) looks ahead.")
 glossary.sidebar()
 
 warnings = st.session_state.pop("link_warnings", [])

@@ -231,10 +231,12 @@ def test_myopia_page_curves_and_user_hits(rec):
     at = run_app(page="myopia")
     assert_clean(at)
     curves = figure_titled(at, "Myopia")
-    names = [t["name"] for t in curves["data"]]
+    names = [t["name"] for t in curves["data"] if t.get("showlegend", True)]  # the bands are unnamed in the legend
     # no pre-trained TAMIP here: the main model stands in and is labelled as what it is
     assert names == ["NIP", "MIP", "TAMIP + CGSA"]
     main = next(t for t in curves["data"] if t["name"] == "TAMIP + CGSA")
+    assert any(t["name"] == "TAMIP + CGSA 95 % band" and t["fill"] == "toself" for t in curves["data"])
+    assert "Here, on " in texts(at) and "95 % [" in texts(at)  # a plain sentence on whether the gap is real
     np.testing.assert_allclose(decode(main["y"]), rec.checkpoint.metrics["myopia"]["HR@50"])
     hits = figure_titled(at, "Held-out later items")
     assert hits["data"][0]["x"] == ["NIP", "MIP", "TAMIP + CGSA"]
@@ -252,7 +254,7 @@ def test_myopia_page_without_variants_says_so(monkeypatch):
     assert_clean(at)
     info = " ".join(i.value for i in at.info)
     assert "No NIP model is available" in info and "No MIP model" in info
-    assert [t["name"] for t in figure_titled(at, "Myopia")["data"]] == ["TAMIP + CGSA"]
+    assert [t["name"] for t in figure_titled(at, "Myopia")["data"] if t.get("showlegend", True)] == ["TAMIP + CGSA"]
 
 
 def test_myopia_page_custom_history_has_no_future(rec):
