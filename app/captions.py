@@ -104,8 +104,8 @@ def figure4_caption(cards: Sequence[tuple[str, object, bool]]) -> str:
         return ""
     lead = ("Each instructed list keeps part of the unconstrained list while following its instruction: the model "
             "finds the intersection of taste and instruction. " if good == len(parts) else
-            "Not every instructed list follows its instruction well here (a rare genre, or a weak model); "
-            "the hard filter guarantees it. ")
+            f"{good} of {len(parts)} instructed lists fill at least half their slots with matching artists and keep "
+            "some of the unconstrained list; the hard filter makes every slot match. ")
     return lead + "; ".join(parts) + "."
 
 

@@ -155,3 +155,28 @@ def story_deck(steps: Sequence, claims: Sequence, label: str, conditioning: Mapp
     d.claims(list(claims))
     return d.bytes()
 
+
+
+def case_deck(title: str, history_text: str, artists: Sequence[str], instruction_text: str,
+              sections: Sequence[tuple[str, Sequence[tuple[str, object]]]], claims: Sequence,
+              curves: Mapping[str, Sequence[float]] | None = None) -> bytes:
+    """The case study: title, the listener, each group of lists side by side with a CC@K / overlap chart,
+    the myopia curves and the evidence table."""
+    d = Deck(title, f"{history_text} · instruction: {instruction_text}")
+    s = d.slide("The listener", history_text)
+    d.text(s, ["Recent artists", *artists], MARGIN, BODY_TOP, W - Inches(1), Inches(5), size=18)
+    for name, cards in sections:
+        s = d.slide(name)
+        d.lists(s, cards, y=Inches(1.3))
+        s = d.slide(f"{name}: CC@K and overlap")
+        cats = [t for t, _ in cards]
+        d.chart(s, XL_CHART_TYPE.COLUMN_CLUSTERED, cats,
+                {"CC@K": [r.cc for _, r in cards], "overlap with unconstrained": [r.overlap or 0.0 for _, r in cards]},
+                MARGIN, Inches(1.4), W - Inches(1), Inches(5.8))
+    if curves:
+        s = d.slide("Myopia: HR@50 of the artist s steps ahead")
+        n = max(len(v) for v in curves.values())
+        d.chart(s, XL_CHART_TYPE.LINE_MARKERS, [str(i) for i in range(1, n + 1)], curves, MARGIN, Inches(1.4),
+                W - Inches(1), Inches(5.8))
+    d.claims(list(claims))
+    return d.bytes()

@@ -65,9 +65,10 @@ top[2].button("Next →", key="story_next", on_click=go, args=(1,), disabled=ste
               width="stretch")
 bands = {n: [evidence.wilson(p, u) for p, u in zip(c["HR@50"], c.get("users") or [0] * 10, strict=False)]
          for n, c in curves.items()}
-slides = deck.story_deck(steps, claims, label, services.evidence_inputs().get("conditioning"), bands)
-top[3].download_button("Slides (.pptx)", slides, file_name="climber_pilot_story.pptx",
-                       mime=deck.PPTX_MIME, key="story_pptx", width="stretch", icon=":material/slideshow:")
+cond = services.evidence_inputs().get("conditioning")
+top[3].download_button("Slides (.pptx)", lambda: deck.story_deck(steps, claims, label, cond, bands),
+                       file_name="climber_pilot_story.pptx", mime=deck.PPTX_MIME, key="story_pptx",
+                       width="stretch", icon=":material/slideshow:", on_click="ignore")
 st.html(lists.headline_html(cur.headline))
 
 if cur.title == story.TITLES[0]:

@@ -287,7 +287,7 @@ def test_case_study_figure4_export_and_link(rec, presets):
     link = at.code[0].value
     assert "page=case_study" in link and f"preset={presets[0].key}" in link
     labels = [b.label for b in at.get("download_button")]
-    assert len(labels) == 2
+    assert labels == ["Download case study (HTML)", "Download slides (.pptx)", "Download this view (JSON)"]
 
 
 def test_json_import_restores_the_view(rec, presets):
