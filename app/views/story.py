@@ -125,17 +125,20 @@ else:
                  icon=":material/fact_check:")
 
 glossary.footnote(cur.headline)
-# ← → move between steps: a tiny listener in the parent page clicks the buttons above.
+# ← → move between steps. The listener lives in the parent page (a script element there), not in this
+# iframe: Streamlit re-mounts the iframe on reruns, and a listener from a detached frame stops firing.
 components.html("""<script>
 const doc = window.parent.document;
-if (!doc.__storyKeys) {
-  doc.__storyKeys = true;
-  doc.addEventListener('keydown', (e) => {
-    const t = e.target; if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA')) return;
+if (!doc.getElementById('story-keys')) {
+  const s = doc.createElement('script');
+  s.id = 'story-keys';
+  s.textContent = `document.addEventListener('keydown', (e) => {
+    const t = e.target; if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
     const label = e.key === 'ArrowRight' ? 'Next →' : e.key === 'ArrowLeft' ? '← Previous' : null;
     if (!label) return;
-    const b = [...doc.querySelectorAll('button')].find(x => x.innerText.trim() === label && !x.disabled);
+    const b = [...document.querySelectorAll('button')].find(x => x.innerText.trim() === label && !x.disabled);
     if (b) { e.preventDefault(); b.click(); }
-  });
+  });`;
+  doc.head.appendChild(s);
 }
 </script>""", height=0)
