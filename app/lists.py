@@ -62,8 +62,14 @@ def result_rows(items: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+CHIP_TIPS = {"CC@": "CC@K, condition compliance: share of the K slots holding an artist that satisfies the instruction",
+             "overlap": "share of this list also in the unconditioned list"}
+
+
 def chip_html(text: str, tone: str = "") -> str:
-    return f"<span class='cp-chip {tone}'>{html.escape(text)}</span>"
+    tip = next((t for k, t in CHIP_TIPS.items() if k in text), "")
+    title = f" title='{html.escape(tip)}'" if tip else ""
+    return f"<span class='cp-chip {tone}'{title}>{html.escape(text)}</span>"
 
 
 def chips(res, is_reference: bool = False, show_cc: bool = True) -> list[tuple[str, str]]:

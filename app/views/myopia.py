@@ -16,9 +16,9 @@ ctx = services.context()
 view = state.get_view()
 
 st.title("Myopia: does the model look beyond the next item?")
-st.caption("Retrieve once at the cut, then check the item s = 1, 2, … 10 steps later. A myopic model "
-           "only finds the next item; in the paper (Fig. 3) TAMIP keeps finding later ones. The curves "
-           "below are measured on the data loaded here.")
+st.caption("Retrieve once at the cut, then check the artist s = 1, 2, … 10 steps later: a myopic model only "
+           "finds the next one. In the paper (Fig. 3) TAMIP (time-aware multi-item prediction) keeps finding "
+           "later ones better than NIP and MIP (next- and multi-item prediction).")
 
 models = {name.upper(): loader.load_variant(ctx.sources, name) for name in ("nip", "mip", "tamip")}
 stand_in = models["TAMIP"][0] is None
