@@ -1,7 +1,8 @@
-"""A self-contained case-study HTML page, like the paper's Figure 4 (method §7).
+"""A self-contained case-study HTML page, like the paper's Figure 4 (method §7), laid out as a short deck.
 
-Pure: figures, lists and texts in, one HTML string out. plotly.js is embedded once,
-inline, so the file opens offline and can be mailed as is.
+Pure: figures, lists and texts in, one HTML string out. One screen per section (the listener's
+artists first), limits stated as measured facts. plotly.js is embedded once, inline, so the file
+opens offline and can be mailed as is.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from app import lists
 
 PAGE_CSS = """
 <style>
-body{font-family:Inter,Segoe UI,Helvetica,Arial,sans-serif;color:#1b1f2a;max-width:1280px;margin:24px auto;
- padding:0 20px;line-height:1.45}
-h1{font-size:24px;margin-bottom:2px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #e3e6ee;padding-bottom:4px}
-.sub{color:#5b6275;margin-top:0}.cards{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(210px,1fr))}
-.box{background:#f3f5fa;border-radius:8px;padding:10px 14px}.note{font-size:12.5px;color:#5b6275}
-footer{margin-top:36px;border-top:1px solid #e3e6ee;padding-top:10px;font-size:12px;color:#5b6275}
+html{scroll-snap-type:y proximity}
+body{font-family:Inter,Segoe UI,Helvetica,Arial,sans-serif;color:#1b1f2a;margin:0;line-height:1.45;background:#f3f5fa}
+.slide{min-height:100vh;box-sizing:border-box;padding:36px 56px;scroll-snap-align:start;background:#fff;
+ border-bottom:6px solid #f3f5fa;max-width:1800px;margin:0 auto}
+h1{font-size:40px;margin:0 0 6px}h2{font-size:30px;margin:0 0 14px}
+.sub{color:#5b6275;margin:0 0 22px;font-size:18px}.lead{font-size:22px;font-weight:600;margin:0 0 18px}
+.artists{display:flex;flex-wrap:wrap;gap:8px 10px;margin:10px 0 22px}
+.artists span{font-size:20px;font-weight:600;background:#eef1f8;border-radius:999px;padding:4px 14px}
+.cards{display:grid;gap:14px;grid-template-columns:repeat(auto-fit,minmax(240px,1fr))}
+.box{background:#f3f5fa;border-radius:8px;padding:12px 16px;font-size:18px}.note{font-size:15px;color:#5b6275}
+.facts{font-size:18px}.facts li{margin:4px 0}
+footer{font-size:14px;color:#5b6275;padding:18px 56px;max-width:1800px;margin:0 auto}
 </style>
 """
 
@@ -43,6 +50,8 @@ class CaseStudy:
     figures: list[tuple[go.Figure, str]] = field(default_factory=list)  # (figure, caption)
     footnote: str = ""
     link: str = ""
+    artists: list[str] = field(default_factory=list)  # the listener's recent artists (the opening screen)
+    facts: list[str] = field(default_factory=list)  # what was measured, including the limits
 
 
 def card_footnote(card: dict, synthetic: bool, dataset: str, model: str, device: str) -> str:
@@ -69,28 +78,35 @@ def _figure_html(fig: go.Figure, first: bool) -> str:
 
 
 def case_study_html(cs: CaseStudy, generated: datetime | None = None) -> str:
+    """One screen per section: the listener, each group of lists, each figure, the measured facts."""
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    esc = html.escape
     out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-           f"<title>{html.escape(cs.title)}</title>", PAGE_CSS, lists.CSS, "</head><body>",
-           f"<h1>{html.escape(cs.title)}</h1><p class='sub'>Climber-Pilot Studio · {when}</p>",
-           f"<div class='box'><b>History:</b> {html.escape(cs.history_text)}<br>"
-           f"<b>Instruction:</b> {html.escape(cs.instruction_text)}</div>"]
+           f"<title>{esc(cs.title)}</title>", PAGE_CSS, lists.CSS, "</head><body>",
+           f"<section class='slide'><h1>{esc(cs.title)}</h1><p class='sub'>Climber-Pilot Studio · {when}</p>",
+           f"<p class='lead'>{esc(cs.history_text)}</p>"]
+    if cs.artists:
+        out.append("<div class='artists'>" + "".join(f"<span>{esc(a)}</span>" for a in cs.artists) + "</div>")
+    out.append(f"<div class='box'><b>Instruction:</b> {esc(cs.instruction_text)}</div></section>")
     first = True
     for sec in cs.sections:
-        out.append(f"<h2>{html.escape(sec.title)}</h2>")
+        out.append(f"<section class='slide'><h2>{esc(sec.title)}</h2>")
         if sec.caption:
-            out.append(f"<p>{html.escape(sec.caption)}</p>")
+            out.append(f"<p class='lead'>{esc(sec.caption)}</p>")
         shared = lists.shared_map({t: r for t, r, _ in sec.cards})
         out.append("<div class='cards'>" + "".join(lists.list_html(t, r, shared, ref, r.note, plain=ref and sec.plain_ref)
                                                    for t, r, ref in sec.cards) + "</div>")
-        out.append(lists.LEGEND)
+        out.append(lists.LEGEND + "</section>")
     for fig, caption in cs.figures:  # each figure carries its own title
-        out.append(_figure_html(fig, first))
+        out.append("<section class='slide'>" + _figure_html(fig, first))
         first = False
         if caption:
-            out.append(f"<p class='note'>{html.escape(caption)}</p>")
+            out.append(f"<p class='note'>{esc(caption)}</p>")
+        out.append("</section>")
+    if cs.facts:
+        out.append("<section class='slide'><h2>What was measured</h2><ul class='facts'>"
+                   + "".join(f"<li>{esc(f)}</li>" for f in cs.facts) + "</ul></section>")
     if cs.link:
-        out.append(f"<p class='note'>Reopen this view: <a href='{html.escape(cs.link)}'>{html.escape(cs.link)}</a></p>")
-    out.append(f"<footer>{html.escape(cs.footnote)}</footer></body></html>")
+        out.append(f"<footer>Reopen this view: <a href='{esc(cs.link)}'>{esc(cs.link)}</a></footer>")
+    out.append(f"<footer>{esc(cs.footnote)}</footer></body></html>")
     return "\n".join(out)
-

@@ -4,7 +4,8 @@ Defaults: the shipped model ``assets/climber_pilot.pt`` on the prepared Last.fm 
 if no real data is prepared (or no model was trained on it yet) the small synthetic
 set with ``assets/synthetic.pt``. Environment variables override everything (tests,
 demos on other data): ``CLIMBER_CHECKPOINT``, ``CLIMBER_DATA``,
-``CLIMBER_NIP_CHECKPOINT``, ``CLIMBER_MIP_CHECKPOINT``, ``CLIMBER_TAMIP_CHECKPOINT``.
+``CLIMBER_NIP_CHECKPOINT``, ``CLIMBER_MIP_CHECKPOINT``, ``CLIMBER_TAMIP_CHECKPOINT``; the evidence
+figures: ``CLIMBER_METRICS`` (metrics.json) and ``CLIMBER_RESULTS`` (the results folder).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import streamlit as st
 
 from engine import EngineError, Instruction, Recommender, load_dataset
 from engine.data.paths import default_dataset_dir, is_prepared, resolve_default_dataset
-from engine.paths import MAIN_CHECKPOINT, SYNTHETIC_CHECKPOINT, VARIANTS
+from engine.paths import MAIN_CHECKPOINT, METRICS_JSON, RESULTS_DIR, SYNTHETIC_CHECKPOINT, VARIANTS
 
 ENV_CHECKPOINT = "CLIMBER_CHECKPOINT"
 ENV_DATA = "CLIMBER_DATA"
+ENV_METRICS = "CLIMBER_METRICS"
+ENV_RESULTS = "CLIMBER_RESULTS"
 ENV_VARIANT = {"nip": "CLIMBER_NIP_CHECKPOINT", "mip": "CLIMBER_MIP_CHECKPOINT", "tamip": "CLIMBER_TAMIP_CHECKPOINT"}
 
 SETUP_COMMANDS = (
@@ -108,3 +111,9 @@ def load_variant(sources: Sources, name: str) -> tuple[Recommender | None, str]:
     except EngineError as exc:
         hint = exc.hint[:1].upper() + exc.hint[1:] if exc.hint else ""
         return None, f"The {name.upper()} model could not be loaded: {exc.message}. {hint}"
+
+
+def evidence_paths(env: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """``(metrics.json, results folder)`` the evidence views read (environment variables win)."""
+    env = dict(os.environ if env is None else env)
+    return Path(env.get(ENV_METRICS) or METRICS_JSON), Path(env.get(ENV_RESULTS) or RESULTS_DIR)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from app import presets as presets_mod
 from app.fields import ATTRIBUTE_OF, VALUE_FIELDS
-from app.loader import Sources, load_main, resolve_sources
+from app.loader import Sources, evidence_paths, load_main, resolve_sources
 from app.state import INSTRUCTION_KEYS, MAX_K, ViewState, Vocab, empty_instruction, from_query
 from app.vocab import PAGE_KEYS, language_name
 from engine import (
@@ -26,6 +26,7 @@ from engine import (
     HistoryError,
     Instruction,
     Recommender,
+    evidence,
     parse_instruction,
     search_artists,
 )
@@ -253,3 +254,22 @@ def figure4_cards(ctx: Ctx, history: History, genres: list[str], k: int, method:
                       (method,)).results[method]
         cards.append((f"Instruction: {g}", res, False))
     return cards
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=60)
+def _evidence_inputs(metrics: str, results: str) -> dict:
+    return evidence.load_inputs(metrics, results)
+
+
+def evidence_inputs() -> dict:
+    """metrics.json and results/*.json as dicts (cached for a minute)."""
+    m, r = evidence_paths()
+    return _evidence_inputs(str(m), str(r))
+
+
+def claims() -> list:
+    """Every claim with its measured figure, interval and verdict (:mod:`engine.bench.evidence`)."""
+    return evidence.claims(evidence_inputs())

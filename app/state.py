@@ -115,6 +115,7 @@ def _ints(raw, valid: frozenset[int], name: str, warnings: list[str]) -> list[in
 
 VIEW_FIELDS = ("page", "preset", "user", "custom", "source", "instruction", "k", "overfetch", "top_p")
 FILE_FIELDS = ("format", "version", "dataset")  # written by to_json, not part of the view
+PAGE_PARAMS = ("step",)  # a page's own place in the URL (the story step), kept beside the view
 
 
 def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState, list[str]]:
@@ -125,7 +126,7 @@ def sanitize(raw: Mapping, vocab: Vocab, default: ViewState) -> tuple[ViewState,
     view = replace(view, k=_bounded(raw.get("k"), "k", 1, vocab.max_k, view.k, w),
                    overfetch=_bounded(raw.get("overfetch"), "overfetch", 1, MAX_OVERFETCH, view.overfetch, w),
                    top_p=_bounded(raw.get("top_p"), "top_p", 1, MAX_TOP_P, view.top_p, w))
-    unknown = set(raw) - {*VIEW_FIELDS, *FIELDS, *QUERY_KEYS, *FILE_FIELDS}
+    unknown = set(raw) - {*VIEW_FIELDS, *FIELDS, *QUERY_KEYS, *FILE_FIELDS, *PAGE_PARAMS}
     if unknown:
         w.append(f"unknown field(s) ignored: {', '.join(sorted(unknown)[:5])}")
     if view.source == "preset" and view.preset is None and vocab.presets:
@@ -308,10 +309,10 @@ def forget_widgets(prefix: str) -> None:
         del st.session_state[key]
 
 
-def sync_query_params(view: ViewState) -> None:
-    """Keep the address bar equal to the view, so copying the URL shares it."""
+def sync_query_params(view: ViewState, extra: Mapping[str, str] | None = None) -> None:
+    """Keep the address bar equal to the view (plus a page's ``extra`` place), so copying the URL shares it."""
     import streamlit as st
 
-    wanted = to_query(view)
+    wanted = {**to_query(view), **(extra or {})}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

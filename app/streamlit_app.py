@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import services, state, ui  # noqa: E402
+from app import glossary, services, state, ui  # noqa: E402
 from app.loader import resolve_sources  # noqa: E402
 from app.vocab import DEFAULT_PAGE  # noqa: E402
 from app.vocab import PAGES as PAGE_TITLES  # noqa: E402
@@ -41,7 +41,8 @@ st.set_page_config(page_title="Climber-Pilot Studio", page_icon="🎧", layout="
 ui.inject_css()
 
 ICONS = {"history": "history", "compare": "tune", "auto": "auto_awesome", "attention": "grid_on",
-         "myopia": "timeline", "whatif": "compare_arrows", "case_study": "ios_share"}
+         "myopia": "timeline", "whatif": "compare_arrows", "case_study": "ios_share",
+         "story": "slideshow", "evidence": "fact_check"}
 PAGES = {key: st.Page(f"views/{key}.py", title=title, icon=f":material/{ICONS[key]}:", url_path=key,
                       default=key == DEFAULT_PAGE)
          for key, title in PAGE_TITLES.items()}
@@ -64,6 +65,8 @@ if first_run:
     view, warnings = services.initial_view(ctx, st.query_params.to_dict())
     state.set_view(view)
     st.session_state["link_warnings"] = warnings
+    if str(st.query_params.get("step", "")).isdigit():  # survives the switch to the linked page
+        st.session_state["story_step"] = int(st.query_params["step"])
 
 pg = st.navigation(list(PAGES.values()))
 current = next((k for k, p in PAGES.items() if p.title == pg.title), DEFAULT_PAGE)
@@ -73,7 +76,9 @@ if first_run and view.page != current and current == DEFAULT_PAGE and view.page 
 
 with st.sidebar:
     st.markdown("### Climber-Pilot Studio")
-    st.caption("Instruction-following generative music retrieval (CGSA + TAMIP), explained.")
+    st.caption("Instruction-following generative music retrieval, explained: CGSA (condition-guided sparse "
+               "attention) follows the instruction, TAMIP (time-aware multi-item prediction) looks ahead.")
+glossary.sidebar()
 
 warnings = st.session_state.pop("link_warnings", [])
 if warnings:
@@ -94,7 +99,7 @@ except Exception as exc:  # noqa: BLE001 - last line of defence for viewers
 finally:
     view = replace(state.get_view(), page=current)
     state.set_view(view)
-    state.sync_query_params(view)
+    state.sync_query_params(view, {"step": str(st.session_state.get("story_step", 1))} if current == "story" else None)
 
 try:
     hist = services.history_for(ctx, view)

@@ -15,6 +15,8 @@ PAGES = {
     "myopia": "Myopia",
     "whatif": "What-if",
     "case_study": "Case study & share",
+    "story": "Story mode",
+    "evidence": "Evidence",
 }
 PAGE_KEYS = tuple(PAGES)
 DEFAULT_PAGE = "history"

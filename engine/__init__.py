@@ -39,11 +39,12 @@ _SOURCES = {
     "METHOD_LABELS": "engine.serving.retrieval",
     "METHODS": "engine.serving.retrieval",
 }
-_MODULES = {"schema": "engine.data.schema"}
+_MODULES = {"schema": "engine.data.schema", "evidence": "engine.bench.evidence"}
 
 __all__ = sorted([*_SOURCES, *_MODULES])
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names load on first use
+    from engine.bench import evidence  # noqa: F401
     from engine.core.instructions import EXPLICIT_POLICIES, Instruction  # noqa: F401
     from engine.data import schema  # noqa: F401
     from engine.data.io import load_dataset  # noqa: F401

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import captions, charts, export, lists, services, state, ui
+from app import captions, charts, deck, export, lists, services, state, ui
 from engine import METHOD_LABELS
 from engine.data.schema import GENRE
 
@@ -51,6 +51,31 @@ base = st.context.url or "http://127.0.0.1:8501/"
 link = f"{base.split('?')[0].rsplit('/', 1)[0]}/case_study?{query}" if st.context.url else f"?{query}"
 
 
+def recent_artists() -> list[str]:
+    return [names.get(i, str(i)) for i in history.item_ids[-12:]][::-1]
+
+
+def evidence_summary() -> str:
+    s = services.claims()
+    counts = {v: sum(c.verdict == v for c in s) for v in ("reproduced", "partly", "not")}
+    return (f"Of {len(s)} claims of the paper measured by this project, {counts['reproduced']} are reproduced, "
+            f"{counts['partly']} partly and {counts['not']} not (95 % intervals; the Evidence page lists each)."
+            if s else "")
+
+
+def build_pptx() -> bytes:
+    sections = [(f"{METHOD_LABELS[method]} per instruction vs unconstrained (K = {view.k})",
+                 [(t, r) for t, r, _ in cards])]
+    if inc_full:
+        cmp = services.compare(ctx.rec, ctx.key, history, services.instruction_json(view.instruction), view.k,
+                               view.overfetch)
+        sections.append(("All methods", [(METHOD_LABELS[m], r) for m, r in cmp.results.items()]))
+    my = ctx.rec.checkpoint.metrics.get("myopia", {})
+    return deck.case_deck(study_title or "Case study", f"{hist_label}, {len(history)} artists", recent_artists(),
+                          ui.instruction_text(view.instruction, names), sections, services.claims(),
+                          {"main model": my["HR@50"]} if my.get("HR@50") else None)
+
+
 def build_html() -> str:
     ins_text = ui.instruction_text(view.instruction, names)
     sections = [export.Section(f"{METHOD_LABELS[method]} per instruction vs unconstrained (K = {view.k})",
@@ -67,17 +92,25 @@ def build_html() -> str:
                      "Shaded: the recent window. ★ = matches the instruction."))
         figs.append((charts.attention(ctx.rec, ctx.key, history, ins_json).cgsa,
                      f"Mask of the serving query under “{ins_text}”."))
+    facts = [f4_caption] if f4_caption else []
+    if inc_full:
+        facts.append(captions.compare_lead(cmp.results, view.k, view.overfetch))
+    summary = evidence_summary()
+    if summary:
+        facts.append(summary)
     footnote = export.card_footnote(ctx.rec.dataset.card or {}, ctx.rec.dataset.synthetic, ctx.rec.dataset.name,
                                     ctx.sources.checkpoint.name, ctx.rec.device_label)
     # Runs when the button is clicked, outside this script run: use values captured above only.
     cs = export.CaseStudy(study_title or "Case study", f"{hist_label}, {len(history)} artists",
-                          ins_text, sections, figs, footnote, link if st.context.url else "")
+                          ins_text, sections, figs, footnote, link if st.context.url else "", recent_artists(), facts)
     return export.case_study_html(cs)
 
 
-d1, d2 = st.columns(2)
+d1, d3, d2 = st.columns(3)
 d1.download_button("Download case study (HTML)", data=build_html, file_name="climber_case_study.html",
                    mime="text/html", type="primary", icon=":material/download:", on_click="ignore")
+d3.download_button("Download slides (.pptx)", data=build_pptx, file_name="climber_case_study.pptx",
+                   mime=deck.PPTX_MIME, icon=":material/slideshow:", on_click="ignore")
 d2.download_button("Download this view (JSON)", data=state.to_json(view, ctx.rec.dataset.name),
                    file_name="climber_view.json", mime="application/json", icon=":material/data_object:",
                    on_click="ignore")

@@ -55,8 +55,17 @@ def block_more(ids: list[int]) -> None:
     state.forget_widgets("f_blocked")
 
 
-finder.ask_box(ctx, use_parsed)
-with st.form("composer", border=True):
+# Once used, the composer folds away so the lists fill the screen (≥ 10 rows at 1920×1080).
+def fold_composer() -> None:
+    st.session_state["composer_open"] = False
+
+
+state.init_widget("composer_open", True)
+composer = st.expander(f"Instruction: {ui.instruction_text(ins0, names)} — change it", key="composer_open",
+                       on_change=lambda: None, icon=":material/tune:")
+with composer:
+    finder.ask_box(ctx, use_parsed)
+with composer, st.form("composer", border=True):
     st.markdown("**Instruction** — what the listener (or a policy) asks for")
     c1, c2, c3 = st.columns([2, 2, 1.3])
     c1.multiselect(LABELS["genres"], services.options(ctx, GENRE), key="f_genres", placeholder="any genre")
@@ -74,10 +83,11 @@ with st.form("composer", border=True):
     c8.slider("Over-fetch × (post-hoc)", 1, MAX_OVERFETCH, key="f_overfetch",
               help="Post-hoc filtering retrieves K × this many, drops what does not match, keeps K.")
     c9.checkbox(LABELS["exclude_heard"], key="f_exclude_heard")
-    submitted = c10.form_submit_button("Recommend", type="primary", width="stretch")
+    submitted = c10.form_submit_button("Recommend", type="primary", width="stretch", on_click=fold_composer)
 
-with st.expander("Block any artist of the catalogue", icon=":material/block:"):
-    finder.artist_finder(ctx, "block", f"Find artists to block (all {len(names):,})", "Block", block_more)
+with composer:
+    finder.artist_finder(ctx, "block", f"Block any artist of the catalogue (all {len(names):,})", "Block",
+                         block_more)
 
 if submitted:
     s = st.session_state
@@ -103,17 +113,21 @@ if ins.has_conditions and cmp.eligible == 0:
                     + ". Together they exclude everything: drop or widen one part.")
     ui.stop()
 
-st.info(captions.compare_caption(cmp.results, view.k, view.overfetch, ins.has_conditions, cmp.eligible,
-                                 ins.is_empty), icon=":material/visibility:")
+st.info(captions.compare_lead(cmp.results, view.k, view.overfetch, ins.is_empty), icon=":material/visibility:")
 labels = {m: METHOD_LABELS[m] for m in METHODS if m in cmp.results}
 shared = lists.shared_map({labels[m]: r for m, r in cmp.results.items()})
 for col, (m, res) in zip(st.columns(len(labels)), cmp.results.items(), strict=True):
     with col:
         ui.list_card(labels[m], res, shared, is_reference=(m == "unconditioned"))
 st.html(lists.LEGEND)
-st.caption("CC@K = share of the K slots holding an artist that satisfies the instruction (empty slots count "
-           "as misses). Overlap = share of a list also in the unconditioned list. Latency = server time for "
-           "that method, backbone included.")
+with st.expander("What the lists show, and the chips"):
+    st.markdown(captions.compare_caption(cmp.results, view.k, view.overfetch, ins.has_conditions, cmp.eligible,
+                                         ins.is_empty))
+    st.caption("CC@K (condition compliance) = share of the K slots holding an artist that satisfies the "
+               "instruction (empty slots count as misses). Overlap = share of a list also in the unconditioned "
+               "list. Latency = server time for that method, backbone included. The table below has each "
+               "artist's score (inner product of query and artist vectors: only the order within a list "
+               "means something).")
 with st.expander("Table view (sortable, downloadable)"):
     table = lists.long_table(cmp.results, [labels[m] for m in cmp.results])
     st.dataframe(table.drop(columns=[ITEM_ID]), hide_index=True, width="stretch")

@@ -143,7 +143,11 @@ def test_preset_instruction_results_and_heatmap(server, browser, app_model, tmp_
     page.wait_for_url(re.compile(r"/attention"), timeout=60_000)
     expect(page.get_by_role("heading", name="Attention", exact=True)).to_be_visible(timeout=60_000)
     _idle(page)
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(5, timeout=30_000)
+    expect(page.get_by_text(re.compile("of its attention on the condition token"))).to_be_visible()  # finding first
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1, timeout=30_000)  # one at a time
+    page.get_by_text("CGSA mask", exact=True).click()
+    _idle(page)
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1, timeout=30_000)
     heat = page.locator(".js-plotly-plot .heatmaplayer .hm").first
     expect(heat).to_be_attached(timeout=30_000)
     assert page.locator(".js-plotly-plot .xtick text", has_text="★").count() > 0  # matches highlighted

@@ -312,3 +312,37 @@ def test_page_keys_have_one_source():
     router = (root / "app" / "streamlit_app.py").read_text()
     assert "PAGE_TITLES.items()" in router and '"history": st.Page' not in router
     assert all((root / "app" / "views" / f"{key}.py").is_file() for key in vocab.PAGE_KEYS)
+
+
+def test_case_study_html_is_a_short_deck_without_apology():
+    res = result([1, 2], [True, False], [True, False])
+    cs = export.CaseStudy("Study", "User 3, 20 artists", "genre: rock", [export.Section("Lists", [("CGSA", res, False)])],
+                          [], "foot", "", ["Artist <A>", "Artist B"], ["1 of 2 instructed lists fill half their slots"])
+    html = export.case_study_html(cs)
+    assert html.count("<section class='slide'>") == 3  # the listener, the lists, the measured facts
+    assert html.index("Artist &lt;A&gt;") < html.index("data-method='CGSA'")  # the listener's artists first
+    assert "weak" not in html.lower() and "What was measured" in html
+    cards = [("Unconstrained", res, True), ("Instruction: rock", result([3, 4], [True, False], [False, False]), False)]
+    assert "weak" not in captions.figure4_caption(cards)
+    assert "0 of 1 instructed lists" in captions.figure4_caption(cards)
+
+
+def test_case_deck_reopens_with_lists_and_charts():
+    import io
+
+    from pptx import Presentation
+    from pptx.enum.chart import XL_CHART_TYPE
+
+    from app import deck
+
+    a, b = result([1, 2], [True, False], [True, False]), result([3], [True], [False])
+    data = deck.case_deck("Study", "User 3", ["X", "Y"], "genre: rock", [("Lists", [("A", a), ("B", b)])], [],
+                          {"main model": [0.3, 0.2, 0.1]})
+    prs = Presentation(io.BytesIO(data))
+    titles = [s.shapes.title.text for s in prs.slides]
+    assert titles == ["Study", "The listener", "Lists", "Lists: CC@K and overlap", "Myopia: HR@50 of the artist s steps ahead"]
+    charts = [sh.chart for s in prs.slides for sh in s.shapes if sh.has_chart]
+    assert [c.chart_type for c in charts] == [XL_CHART_TYPE.COLUMN_CLUSTERED, XL_CHART_TYPE.LINE_MARKERS]
+    assert list(charts[0].plots[0].series[0].values) == pytest.approx([a.cc, b.cc])
+    text = "\n".join(sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame)
+    assert all(f"<b>{i}</b>" in text for i in (1, 2, 3))  # every artist of the lists
