@@ -28,6 +28,7 @@ class Preset:
     summary: str  # one line about this listener, measured
     notice: str  # what to look at
     instruction: dict = field(default_factory=dict)  # Instruction.to_dict() fields to set
+    contrast: str = ""  # the second taste of a mixed listener (its contrast instruction)
 
 
 def history_frame(users: Mapping[int, object], items: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +129,7 @@ def compute_presets(users: Mapping[int, object], items: pd.DataFrame, window: in
                 f"Unconditioned retrieval mixes both tastes. Ask for {a}: CGSA returns {a} artists, "
                 f"and several are already in the unconditioned list (taste ∩ instruction, as in the "
                 f"paper's Figure 4). Then try {b}.",
-                {"genres": [a]},
+                {"genres": [a]}, b,
             ))
     if EXPLICIT in items.columns and "hip-hop" in recent.columns:
         explicit = _counts(long, EXPLICIT, window)
@@ -163,3 +164,40 @@ def compute_presets(users: Mapping[int, object], items: pd.DataFrame, window: in
                 {"languages": [lang]},
             ))
     return out
+
+
+def measured_notice(p: Preset, results: Mapping[str, object], k: int) -> str:
+    """The preset's "what to notice", stated with the numbers its own lists give.
+
+    ``results`` maps a label to a :class:`RecResult`-like object (``items`` with a ``complies``
+    column and the attribute columns, ``cc``, ``overlap``): ``unconditioned`` and, per preset,
+    the instructed lists computed for this listener.
+    """
+    def n_with(label: str, attr: str, value: str) -> int:
+        items = results[label].items
+        return int((items[attr].astype(str) == value).sum()) if attr in items else 0
+
+    def shared(label: str) -> int:
+        r = results[label]
+        return round((r.overlap or 0.0) * len(r.items))
+
+    if p.key == "mixed":
+        a, b = p.instruction["genres"][0], p.contrast
+        return (f"Unconditioned, {n_with('unconditioned', GENRE, a)} of its {k} artists are {a} and "
+                f"{n_with('unconditioned', GENRE, b)} {b}. Asked for {a}, CGSA returns "
+                f"{n_with('cgsa_a', GENRE, a)} {a} artists, {shared('cgsa_a')} of them also in the "
+                f"unconditioned list; asked for {b}, {n_with('cgsa_b', GENRE, b)} {b} artists, "
+                f"{shared('cgsa_b')} shared (taste ∩ instruction, the paper's Figure 4).")
+    if p.key == "rap_clean":
+        post, hard, soft = results["posthoc"], results["cgsa_hard"], results["cgsa"]
+        return (f"Under 'hip-hop, no known explicit', post-hoc filtering of the top {k}×{results['overfetch']} "
+                f"keeps {len(post.items)} of {k}; CGSA + hard filter returns {len(hard.items)} of {k}, all "
+                f"compliant; CGSA without the filter complies on {round(soft.cc * k)} of {k}. Explicit flags "
+                f"are unknown for most artists: 'exclude unknown too' is much stricter.")
+    if p.key == "new_language":
+        lang = p.instruction["languages"][0]
+        name = language_name(lang)
+        return (f"No {name} artist in the history, so the CGSA query sees only the {name} condition token: "
+                f"it returns {round(results['cgsa'].cc * k)} {name} artists of {k}; post-hoc filtering of the "
+                f"top {k}×{results['overfetch']} finds {len(results['posthoc'].items)}.")
+    return p.notice

@@ -52,7 +52,27 @@ class Ctx:
 
 @st.cache_data(show_spinner="Finding demo listeners…", max_entries=4)
 def _presets(_rec: Recommender, key: str) -> list[presets_mod.Preset]:
-    return presets_mod.compute_presets(_rec.users(), _rec.items)
+    return [_measured(_rec, p) for p in presets_mod.compute_presets(_rec.users(), _rec.items)]
+
+
+PRESET_K, PRESET_OVERFETCH = 10, 5
+
+
+def _measured(rec: Recommender, p: presets_mod.Preset) -> presets_mod.Preset:
+    """The preset with its "what to notice" computed from this model's lists for the listener."""
+    h = rec.user_history(p.user_id)
+    ins = Instruction.from_dict({k: v for k, v in p.instruction.items()})
+
+    def run(instruction, method):
+        return rec.recommend(h, instruction, PRESET_K, method=method, overfetch=PRESET_OVERFETCH)
+
+    results: dict = {"overfetch": PRESET_OVERFETCH, "unconditioned": run(Instruction(), "unconditioned")}
+    if p.key == "mixed":
+        results["cgsa_a"] = run(ins, "cgsa")
+        results["cgsa_b"] = run(Instruction(genres=frozenset({p.contrast})), "cgsa")
+    else:
+        results.update({m: run(ins, m) for m in ("posthoc", "cgsa", "cgsa_hard")})
+    return replace(p, notice=presets_mod.measured_notice(p, results, PRESET_K))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -92,7 +92,7 @@ class _Steps:
         self.tcfg = objective_config("tamip", **train_overrides)
         self.gen = set_seed(self.tcfg.seed)
         self.cfg = model_config(prep, **model_overrides)
-        self.model = build_model(self.cfg, prep.catalogue).train()
+        self.model = build_model(self.cfg, prep.catalogue, prep).train()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.tcfg.lr, weight_decay=self.tcfg.weight_decay)
         self.seq, self.ts = windows(prep.train_seqs(), self.cfg.max_len)
         self.counts = torch.as_tensor(prep.counts, dtype=torch.float32) + 1.0

@@ -20,6 +20,8 @@ from pathlib import Path
 from engine import atomic, paths
 from engine.bench import common as bc
 from engine.bench.latency import MIN_REQUESTS, LatencySettings, print_latency, run_latency
+from engine.bench.lists import LISTS_JSON, run_lists
+from engine.bench.lists import markdown as lists_markdown
 from engine.bench.quality import print_quality, run_quality
 from engine.bench.report import write_report
 from engine.bench.train import print_train, run_train
@@ -88,6 +90,12 @@ def register(sub) -> None:
     qu.add_argument("--json", type=Path, default=paths.QUALITY_JSON)
     qu.set_defaults(func=_quality)
 
+    li = bsub.add_parser("lists", help="the shipped main model's recipe over seeds: demo figures, mean ± std")
+    li.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    li.add_argument("--threads", type=int, default=2)
+    li.add_argument("--json", type=Path, default=LISTS_JSON)
+    li.set_defaults(func=_lists)
+
     rep = bsub.add_parser("report", help="generate BENCHMARKS.md from results/*.json and assets/metrics.json")
     rep.add_argument("--latency", type=Path, default=paths.LATENCY_JSON)
     rep.add_argument("--train", type=Path, default=paths.TRAIN_JSON)
@@ -145,6 +153,14 @@ def _quality(args) -> int:
                          args.settings, args.json, resume=not args.fresh, progress=sys.stderr.isatty(),
                          network=args.model)
     print_quality(result)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _lists(args) -> int:
+    bc.set_threads(args.threads)
+    result = run_lists(tuple(args.seeds), args.json)
+    print(lists_markdown(result))
     print(f"wrote {args.json}")
     return 0
 

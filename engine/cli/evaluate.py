@@ -14,8 +14,11 @@ from engine.core.prepared import prepare_for
 from engine.data.io import load_dataset
 from engine.data.paths import resolve_default_dataset as default_data_dir
 from engine.errors import EngineError
+from engine.evaluation.demo import markdown as demo_markdown
 from engine.evaluation.evaluate import evaluate_all, report_markdown
 from engine.paths import MAIN_CHECKPOINT as default_checkpoint
+from engine.paths import METRICS_JSON, METRICS_MD
+from engine.training.ship import demo_metrics
 
 
 def register(sub) -> None:
@@ -26,6 +29,10 @@ def register(sub) -> None:
                    help="write the results as JSON to this .json file (and the report beside it, as .md)")
     p.add_argument("--s3rec-protocol", action="store_true", help="exclude the user's history from the ranking")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--demo", action="store_true",
+                   help="the demo-quality evaluation of the shipped models (accuracy against popularity and "
+                        "item-kNN, beyond-accuracy, soft CGSA compliance, with 95%% intervals) into "
+                        "assets/metrics.json and metrics.md")
     p.set_defaults(func=_cli)
 
 
@@ -39,6 +46,14 @@ def _outputs(path: Path) -> tuple[Path, Path]:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    if args.demo:
+        if args.checkpoint or args.json or args.s3rec_protocol:
+            raise EngineError("--demo evaluates the shipped models into assets/metrics.json",
+                              "drop the checkpoint, --json and --s3rec-protocol, or drop --demo")
+        ds = load_dataset(args.data or default_data_dir())
+        print(demo_markdown(demo_metrics(resolve_device(args.device), ds)))
+        print(f"wrote {METRICS_JSON} and {METRICS_MD}")
+        return 0
     outputs = _outputs(args.json) if args.json else None
     device = resolve_device(args.device)
     ds = load_dataset(args.data or default_data_dir())

@@ -71,8 +71,10 @@ def stubbed(world, monkeypatch):
     base, data, ckpt, _ = world
     monkeypatch.chdir(base)
     for module, name in ((bench, "_latency"), (bench, "_train"), (bench, "_quality"), (bench, "_report"),
-                         (experiment, "_cli"), (setup, "_cli")):
+                         (bench, "_lists"), (experiment, "_cli"), (setup, "_cli")):
         monkeypatch.setattr(module, name, lambda args: 0)
+    monkeypatch.setattr(evaluate, "demo_metrics", lambda device, ds: {})
+    monkeypatch.setattr(evaluate, "demo_markdown", lambda res: "")
     monkeypatch.setattr(train, "build_assets", lambda **k: None)
 
     def untrained(prep, tcfg, device, tags=False, **k):
