@@ -15,8 +15,11 @@ from pathlib import Path
 
 from engine import paths, tables
 from engine.bench.experiments import conditioning_markdown
+from engine.bench.lists import LISTS_JSON
+from engine.bench.lists import markdown as lists_markdown
 from engine.bench.quality import markdown as quality_markdown
 from engine.bench.quality import recipes_markdown
+from engine.evaluation.demo import markdown as demo_markdown
 
 KS = (10, 20, 50)
 OTHER_CORES_BUSY = 0.2  # CPU other processes may use during a timing run before it counts as busy
@@ -175,7 +178,8 @@ def _quality(metrics: dict) -> list[str]:
 
 def render(latency: dict | None, train: dict | None, metrics: dict | None,
            sources: dict[str, str] | None = None, quality: dict | None = None,
-           conditioning: dict | None = None, quality_probes: dict[str, dict] | None = None) -> str:
+           conditioning: dict | None = None, quality_probes: dict[str, dict] | None = None,
+           lists: dict | None = None) -> str:
     sources = sources or {}
     used = ", ".join(f"`{p}`" for p in sources.values()) or "the benchmark JSON files"
     out = ["# Benchmarks", "",
@@ -193,6 +197,12 @@ def render(latency: dict | None, train: dict | None, metrics: dict | None,
         "## Training throughput", "", "Not measured yet: run `python -m engine bench train`.", ""]
     out += _quality(metrics) if metrics else [
         "## Quality", "", "No `assets/metrics.json`: run `python -m engine train --ship`.", ""]
+    if metrics and metrics.get("demo"):
+        out += [demo_markdown(metrics["demo"]).replace("## Demo", "## Lists: demo", 1), ""]
+    if lists:
+        out += ["## Lists: the shipped recipe over seeds", "", "`python -m engine bench lists` "
+                "(`results/bench_lists.json`); mean and standard deviation over the seeds, against the targets "
+                "of issue 31.", "", lists_markdown(lists), ""]
     out += quality_markdown(quality) if quality else [
         "## Ranking quality against published tables", "",
         "Not measured yet: run `python -m engine bench quality`."]
@@ -224,7 +234,7 @@ def write_report(latency_path: Path | None = paths.LATENCY_JSON, train_path: Pat
         quality_path = Path(quality_path)
         probes = {paths.relative(p): _load(p) for p in sorted(quality_path.parent.glob(f"{quality_path.stem}_*.json"))}
     text = render(*(loaded[n][1] for n in ("latency", "train", "metrics")), sources,
-                  loaded["quality"][1], loaded["conditioning"][1], probes)
+                  loaded["quality"][1], loaded["conditioning"][1], probes, _load(LISTS_JSON))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out
