@@ -198,11 +198,15 @@ class Recommender:
         rows, bb_ms, branch_ms = self._query_rows(seq, ts, conds)
         u_plain, u_cond = rows[0], (rows[1] if conds else None)
         allowed = self.eligible(instruction, history)
+        seen = None
+        if instruction.exclude_heard:  # no list, soft or filtered, repeats the listener's history
+            seen = np.zeros(len(allowed), dtype=bool)
+            seen[self.catalogue.indices(history.item_ids) - 1] = True
         results: dict[str, RecResult] = {}
         plain_set: set[int] | None = None
         for method in ("unconditioned", *[m for m in methods if m != "unconditioned"]):
             t2 = time.perf_counter()
-            scores, top = run_method(self.index, method, u_plain, u_cond, allowed, k, overfetch)
+            scores, top = run_method(self.index, method, u_plain, u_cond, allowed, k, overfetch, seen)
             ms = bb_ms + branch_ms + (time.perf_counter() - t2) * 1000
             if method == "unconditioned":  # every other list reports its overlap with this one
                 plain_set = set(self._columns[ITEM_ID][np.asarray(top, dtype=np.int64) - 1].tolist())

@@ -118,6 +118,7 @@ def run_methods(
     allowed: np.ndarray | None,
     k: int,
     overfetch: int = 5,
+    seen: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """One method for P instructions of one history: ``(scores, 1-based items)`` per instruction.
 
@@ -125,7 +126,20 @@ def run_methods(
     in), ``allowed`` the instructions as bool masks ``[P, N]`` (``None`` = everything).
     Each method makes one FAISS call for all P (method §4: batched multi-condition
     inference); the unconditioned query is shared, so post-hoc searches it once.
+    ``seen`` (bool ``[N]``): items no list may return, whatever the method (the listener's
+    own history): the soft methods search that many more and drop them.
     """
+    if seen is not None and seen.any():
+        extra = int(seen.sum())
+        if method == "posthoc" and allowed is not None:  # over-fetch k·f unseen items, then filter
+            s, i = index.search(u_plain, k * max(1, overfetch) + extra)
+            new = ~seen[i[0] - 1]
+            s, i = s[0, new][: k * max(1, overfetch)], i[0, new][: k * max(1, overfetch)]
+            return [(s[row][:k], i[row][:k]) for row in allowed[:, i - 1]]
+        if allowed is not None:
+            allowed = allowed & ~seen
+        out = run_methods(index, method, u_plain, u_cond, allowed, k + extra, overfetch)
+        return [(s[~seen[i - 1]][:k], i[~seen[i - 1]][:k]) for s, i in out]
     if method not in METHODS:
         raise InstructionError(f"unknown method {method!r}", f"use one of {', '.join(METHODS)}")
     p = len(u_cond) if u_cond is not None else len(allowed) if allowed is not None else 1
@@ -156,6 +170,7 @@ def run_method(
     allowed: np.ndarray | None,
     k: int,
     overfetch: int = 5,
+    seen: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and 1-based item indices of one method for one query (``[d]`` vectors).
 
@@ -164,4 +179,4 @@ def run_method(
     """
     u_cond = None if u_cond is None else np.asarray(u_cond).reshape(1, -1)
     allowed = None if allowed is None else np.asarray(allowed, dtype=bool).reshape(1, -1)
-    return run_methods(index, method, u_plain, u_cond, allowed, k, overfetch)[0]
+    return run_methods(index, method, u_plain, u_cond, allowed, k, overfetch, seen)[0]

@@ -242,3 +242,24 @@ def test_run_methods_without_masks():
     assert [len(i) for _, i in run_methods(index, "cgsa_hard", u_plain, None, masks, 5)] == [0, 0, 0]
     with pytest.raises(ValueError, match="masks"):
         run_methods(index, "cgsa_hard", u_plain, u_cond, masks, 5)
+
+
+def test_seen_items_leave_every_method():
+    """The listener's history leaves soft and filtered lists alike; post-hoc still over-fetches k·f new items."""
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(200, 8)).astype(np.float32)
+    index = ItemIndex(vecs)
+    u = rng.normal(size=8).astype(np.float32)
+    plain = np.argsort(-(vecs @ u)) + 1
+    seen = np.zeros(200, dtype=bool)
+    seen[plain[:5] - 1] = True  # the five best items are already heard
+    allowed = np.zeros(200, dtype=bool)
+    allowed[::2] = True
+    for method in METHODS:
+        _, top = run_method(index, method, u, u, allowed, 10, 2, seen)
+        assert not seen[top - 1].any(), method
+    _, top = run_method(index, "unconditioned", u, None, None, 10, 1, seen)
+    assert list(top) == list(plain[5:15])
+    _, top = run_method(index, "posthoc", u, None, allowed, 10, 2, seen)
+    window = plain[5:25]
+    assert list(top) == [i for i in window if allowed[i - 1]][:10]
