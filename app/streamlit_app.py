@@ -83,7 +83,7 @@ glossary.sidebar()
 warnings = st.session_state.pop("link_warnings", [])
 if warnings:
     st.warning("Some parts of the link or file were not understood and were ignored:\n\n- "
-               + "\n- ".join(warnings), icon=":material/link_off:")
+               + "\n- ".join(ui.md(w) for w in warnings), icon=":material/link_off:")
 ui.data_banner(ctx)
 
 try:
@@ -94,7 +94,7 @@ except EngineError as exc:  # a page forgot its guard: still a message, never a 
     ui.show_error(exc)
 except Exception as exc:  # noqa: BLE001 - last line of defence for viewers
     log.exception("page %s failed", current)
-    st.error(f"Something went wrong on this page ({type(exc).__name__}: {exc}).", icon=":material/error:")
+    st.error(f"Something went wrong on this page ({ui.md(f'{type(exc).__name__}: {exc}')}).", icon=":material/error:")
     st.info("Try another history or instruction; if it persists, report the steps (the address bar holds them).")
 finally:
     view = replace(state.get_view(), page=current)

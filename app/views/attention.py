@@ -32,8 +32,8 @@ else:
         "Without an instruction the query reads the history itself."
 st.html(f"<div style='font-size:24px;font-weight:650;line-height:1.3;margin:4px 0 6px'>"
         f"{glossary.abbr_html(finding)}</div>")
-st.caption(f"History: {services.history_label(ctx, view)} · instruction: "
-           f"{ui.instruction_text(view.instruction, services.names(ctx))}. Drawn from the engine's own mask "
+st.caption(f"History: {ui.md(services.history_label(ctx, view))} · instruction: "
+           f"{ui.md(ui.instruction_text(view.instruction, services.names(ctx)))}. Drawn from the engine's own mask "
            "tensors and weights; ★ marks history artists that satisfy the instruction.")
 if a.n_history > len(a.items):
     st.caption(f"The model reads the most recent {len(a.items)} of {a.n_history} artists; older ones are not shown.")

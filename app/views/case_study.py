@@ -41,7 +41,7 @@ for col, (title, res, ref) in zip(st.columns(len(cards)), cards, strict=True):
 st.html(lists.LEGEND)
 f4_caption = captions.figure4_caption(cards)
 if f4_caption:
-    st.info(f4_caption, icon=":material/visibility:")
+    st.info(ui.md(f4_caption), icon=":material/visibility:")
 
 st.subheader("Export")
 inc_full = st.checkbox("Include the five-method comparison for the current instruction", value=True, key="cs_full")
@@ -124,7 +124,7 @@ if up is not None and st.session_state.get("cs_imported") != up.file_id:
         new_view, warnings = state.from_json(up.getvalue(), ctx.vocab, services.default_view(ctx),
                                              ctx.rec.dataset.name)
     except ValueError as exc:
-        st.error(f"Could not import {up.name}: {exc}.", icon=":material/error:")
+        st.error(f"Could not import {ui.md(up.name)}: {ui.md(exc)}.", icon=":material/error:")
     else:
         st.session_state["cs_imported"] = up.file_id
         st.session_state["link_warnings"] = warnings
