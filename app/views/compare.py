@@ -45,7 +45,9 @@ for key, value in seed.items():
 
 def use_parsed(instruction: dict, notes: list[str]) -> None:
     """The plain-English parse replaces the instruction; the form's chips are re-seeded from it."""
-    state.set_view(replace(state.get_view(), instruction=state.empty_instruction()).with_instruction(**instruction))
+    asked = " ".join(str(st.session_state.get("ask_text", "")).split())[:state.MAX_TEXT]  # kept in the view
+    state.set_view(replace(state.get_view(), instruction=state.empty_instruction(), ask=asked)
+                   .with_instruction(**instruction))
     state.forget_widgets("f_")
 
 
@@ -63,6 +65,7 @@ def fold_composer() -> None:
 state.init_widget("composer_open", True)
 composer = st.expander(f"Instruction: {ui.md(ui.instruction_text(ins0, names))} — change it", key="composer_open",
                        on_change=lambda: None, icon=":material/tune:")
+state.init_widget("ask_text", view.ask)
 with composer:
     finder.ask_box(ctx, use_parsed)
 with composer, st.form("composer", border=True):
