@@ -29,7 +29,8 @@ HOSTILE = ("![t](http://127.0.0.1:9/pixel.png)", "[Session expired - click to lo
            "Ke$ha … Too $hort", "_Algol_", "<img src=x>", "L'Arc~en~Ciel", "__MaX__", "www.evil.example",
            "`x` | y |", "# Heading", ":material/lock:", "a@b.example", "&lt;b&gt;")
 URL_FIELDS = ("source", "preset", "user", "custom", "genres", "languages", "explicit", "popularity", "eras",
-              "blocked", "exclude_heard", "k", "overfetch", "top_p", "step", "instruction", "format", "zzz")
+              "blocked", "exclude_heard", "k", "overfetch", "top_p", "step", "instruction", "format", "zzz",
+              "ask", "cs_title", "cs_genres", "cs_hard", "att_view", "att_layer", "att_head")
 # What the app never writes itself in Markdown, so an unescaped occurrence came from outside.
 FORBIDDEN = {
     "link or image": re.compile(r"(?<!\\)\]\s*\("),
