@@ -43,9 +43,12 @@ ui.inject_css()
 ICONS = {"history": "history", "compare": "tune", "auto": "auto_awesome", "attention": "grid_on",
          "myopia": "timeline", "whatif": "compare_arrows", "case_study": "ios_share",
          "story": "slideshow", "evidence": "fact_check"}
-PAGES = {key: st.Page(f"views/{key}.py", title=title, icon=f":material/{ICONS[key]}:", url_path=key,
-                      default=key == DEFAULT_PAGE)
+PAGES = {key: st.Page(f"views/{key}.py", title=title, icon=f":material/{ICONS[key]}:", url_path=key)
          for key, title in PAGE_TITLES.items()}
+# The default page is served at "/" and Streamlit drops its url_path, so "/history" would be "Page not found":
+# "/" gets a hidden twin of the default page and every page, the default one too, keeps its own path.
+HOME = st.Page(f"views/{DEFAULT_PAGE}.py", title=PAGE_TITLES[DEFAULT_PAGE], icon=f":material/{ICONS[DEFAULT_PAGE]}:",
+               url_path="home", default=True, visibility="hidden")
 
 try:
     ctx = services.context()
@@ -65,10 +68,9 @@ if first_run:
     view, warnings = services.initial_view(ctx, st.query_params.to_dict())
     state.set_view(view)
     st.session_state["link_warnings"] = warnings
-    if str(st.query_params.get("step", "")).isdigit():  # survives the switch to the linked page
-        st.session_state["story_step"] = int(st.query_params["step"])
+    st.session_state["story_step"] = view.step  # survives the switch to the linked page
 
-pg = st.navigation(list(PAGES.values()))
+pg = st.navigation([HOME, *PAGES.values()])
 current = next((k for k, p in PAGES.items() if p.title == pg.title), DEFAULT_PAGE)
 view = state.get_view()
 if first_run and view.page != current and current == DEFAULT_PAGE and view.page in PAGES:
@@ -83,7 +85,7 @@ glossary.sidebar()
 warnings = st.session_state.pop("link_warnings", [])
 if warnings:
     st.warning("Some parts of the link or file were not understood and were ignored:\n\n- "
-               + "\n- ".join(warnings), icon=":material/link_off:")
+               + "\n- ".join(ui.md(w) for w in warnings), icon=":material/link_off:")
 ui.data_banner(ctx)
 
 try:
@@ -94,12 +96,12 @@ except EngineError as exc:  # a page forgot its guard: still a message, never a 
     ui.show_error(exc)
 except Exception as exc:  # noqa: BLE001 - last line of defence for viewers
     log.exception("page %s failed", current)
-    st.error(f"Something went wrong on this page ({type(exc).__name__}: {exc}).", icon=":material/error:")
+    st.error(f"Something went wrong on this page ({ui.md(f'{type(exc).__name__}: {exc}')}).", icon=":material/error:")
     st.info("Try another history or instruction; if it persists, report the steps (the address bar holds them).")
 finally:
-    view = replace(state.get_view(), page=current)
+    view = replace(state.get_view(), page=current, step=int(st.session_state.get("story_step", 1)))
     state.set_view(view)
-    state.sync_query_params(view, {"step": str(st.session_state.get("story_step", 1))} if current == "story" else None)
+    state.sync_query_params(view)
 
 try:
     hist = services.history_for(ctx, view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,16 +14,48 @@ from app.loader import SETUP_COMMANDS, Sources
 from app.vocab import EXPLICIT_LABELS
 from engine import CheckpointError, DataError, EngineError
 
+# --------------------------------------------------------------------------- untrusted text
+# One rule: text from a URL, an imported file, a data set (artist names, genre values) or a user is shown as
+# text, never interpreted. Streamlit's Markdown (st.markdown, st.caption, st.info/warning/error, widget and
+# expander labels) renders links, images, HTML-ish tags, LaTeX ($…$), emphasis and tables: every such value
+# passes :func:`md` before it meets app-made Markdown.
+# ``:`` and ``@`` too: GFM turns a bare ``http://…`` or ``a@b.c`` into a link, and ``:name:`` into an icon.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|<>~$:@])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_WWW = re.compile(r"(?i)(?<=\bwww)\.")  # "www.x.y" is a GFM autolink too
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+
+
+def md(text, code: bool = False) -> str:
+    """``text`` escaped so that Markdown shows it literally (``Ke$ha``, ``_Algol_``, ``![t](…)`` survive as typed).
+
+    Line breaks become spaces (a value cannot open a heading, a list or a table). ``code=True`` keeps
+    `inline code` spans as they are (their content is literal anyway): for engine messages with commands.
+    """
+    s = " ".join(str(text).splitlines())
+    if code:
+        return "".join(p if _CODE_SPAN.fullmatch(p) else md(p) for p in _CODE_SPAN.split(s))
+    return _WWW.sub(r"\\.", _ENTITY.sub(r"\\&", _MD_SPECIAL.sub(r"\\\1", s)))
+
+
+_UNESCAPE = re.compile(r"\\([\\`*_\[\]()#!|<>~$&:@.])")
+
+
+def unmd(text: str) -> str:
+    """The text :func:`md` escaped, as a reader sees it rendered (for tests and plain-text exports)."""
+    return _UNESCAPE.sub(r"\1", str(text))
+
 
 def inject_css() -> None:
     st.html(lists.CSS)
 
 
 def show_error(exc: EngineError, what: str = "") -> None:
-    prefix = f"{what}: " if what else ""
-    st.error(f"{prefix}{exc.message[:1].upper()}{exc.message[1:]}.", icon=":material/error:")
+    prefix = f"{md(what)}: " if what else ""
+    msg = md(f"{exc.message[:1].upper()}{exc.message[1:]}", code=True)
+    st.error(f"{prefix}{msg}.", icon=":material/error:")
     if exc.hint:
-        st.info(f"What to do: {exc.hint}.", icon=":material/lightbulb:")
+        st.info(f"What to do: {md(exc.hint, code=True)}.", icon=":material/lightbulb:")
 
 
 class PageStop(Exception):
@@ -46,11 +79,11 @@ def stop() -> None:
 def setup_error(exc: EngineError, sources: Sources) -> None:
     """The model or the data could not be loaded: say which file and the two setup commands."""
     kind = "model" if isinstance(exc, CheckpointError) else "data" if isinstance(exc, DataError) else "setup"
-    st.error(f"The {kind} could not be loaded: {exc.message}.", icon=":material/error:")
+    st.error(f"The {kind} could not be loaded: {md(exc.message, code=True)}.", icon=":material/error:")
     if exc.hint:
-        st.info(f"What to do: {exc.hint}.")
+        st.info(f"What to do: {md(exc.hint, code=True)}.")
     st.markdown(
-        f"The app looks for the model at `{sources.checkpoint}` and the data in `{sources.data}`. "
+        f"The app looks for the model at {md(sources.checkpoint)} and the data in {md(sources.data)}. "
         "From the repository folder, prepare the data and train the model:"
     )
     st.code(SETUP_COMMANDS, language="bash")
@@ -65,7 +98,7 @@ def data_banner(ctx) -> None:
             "Last.fm users. Prepare the real data with `python -m engine prepare lastfm`.",
             icon=":material/science:")
     if ctx.sources.note and ctx.sources.note != "set by environment variables":
-        st.info(ctx.sources.note)
+        st.info(md(ctx.sources.note))
 
 
 def instruction_text(ins: dict, names: dict[int, str] | None = None) -> str:
@@ -88,8 +121,8 @@ def instruction_text(ins: dict, names: dict[int, str] | None = None) -> str:
 def sidebar_summary(history_label: str, n_items: int | None, ins: dict, k: int, names: dict[int, str]) -> None:
     with st.sidebar:
         st.markdown("##### Current view")
-        st.markdown(f"**History:** {history_label}" + (f" · {n_items} artists" if n_items is not None else ""))
-        st.markdown(f"**Instruction:** {instruction_text(ins, names)}")
+        st.markdown(f"**History:** {md(history_label)}" + (f" · {n_items} artists" if n_items is not None else ""))
+        st.markdown(f"**Instruction:** {md(instruction_text(ins, names))}")
         st.markdown(f"**K:** {k}")
         st.caption("The address bar holds this view: copy it to share exactly what you see.")
 
@@ -117,8 +150,8 @@ def footer(ctx, server_ms: float | None = None) -> None:
                 "tagged an artist stands in for a listen; labels are derived from tags.")
     timing = f" · server time for this view {server_ms:.0f} ms" if server_ms is not None else ""
     st.divider()
-    st.caption(
+    st.caption(md(  # names and the licence come from the data card and the file system: plain text
         f"{what} Label coverage (share of artists with a known value): {cov_txt}. Licence: {licence}. "
-        f"Model: `{ctx.sources.checkpoint.name}` on `{ctx.rec.dataset.name}` · device: {ctx.rec.device_label}"
+        f"Model: {ctx.sources.checkpoint.name} on {ctx.rec.dataset.name} · device: {ctx.rec.device_label}"
         f"{timing}."
-    )
+    ))

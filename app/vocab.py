@@ -21,6 +21,10 @@ PAGES = {
 PAGE_KEYS = tuple(PAGES)
 DEFAULT_PAGE = "history"
 
+# Attention page heatmaps: key (in links) → radio label
+ATTENTION_VIEWS = {"branch": "Branch query weights", "cgsa": "CGSA mask", "backbone": "Backbone weights",
+                   "causal": "Backbone causal mask", "tamip": "TAMIP mask"}
+
 LANGUAGE_NAMES = {
     "en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese",
     "it": "Italian", "sv": "Swedish", "fi": "Finnish", "no": "Norwegian", "da": "Danish",

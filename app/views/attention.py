@@ -3,9 +3,12 @@ at a time from the engine's own mask tensors and attention weights."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app import captions, charts, glossary, services, state, ui
+from app.vocab import ATTENTION_VIEWS
 
 ctx = services.context()
 view = state.get_view()
@@ -32,8 +35,8 @@ else:
         "Without an instruction the query reads the history itself."
 st.html(f"<div style='font-size:24px;font-weight:650;line-height:1.3;margin:4px 0 6px'>"
         f"{glossary.abbr_html(finding)}</div>")
-st.caption(f"History: {services.history_label(ctx, view)} · instruction: "
-           f"{ui.instruction_text(view.instruction, services.names(ctx))}. Drawn from the engine's own mask "
+st.caption(f"History: {ui.md(services.history_label(ctx, view))} · instruction: "
+           f"{ui.md(ui.instruction_text(view.instruction, services.names(ctx)))}. Drawn from the engine's own mask "
            "tensors and weights; ★ marks history artists that satisfy the instruction.")
 if a.n_history > len(a.items):
     st.caption(f"The model reads the most recent {len(a.items)} of {a.n_history} artists; older ones are not shown.")
@@ -45,7 +48,10 @@ VIEWS = {
     "Backbone causal mask": "Each position reads itself and everything before it.",
     "TAMIP mask": "Training only (TAMIP: time-aware multi-item prediction): what each target may learn from.",
 }
+state.init_widget("att_view", ATTENTION_VIEWS.get(view.att_view, "Branch query weights"))
 pick = st.radio("Heatmap", list(VIEWS), horizontal=True, key="att_view")
+view = replace(view, att_view=next(k for k, v in ATTENTION_VIEWS.items() if v == pick))
+state.set_view(view)
 st.caption(VIEWS[pick])
 if pick == "Branch query weights":
     ui.chart(a.branch, "branch_weights")
@@ -59,9 +65,13 @@ elif pick == "CGSA mask":
         st.caption(captions.cgsa_caption(a.n_tokens, len(a.items), a.n_allowed, a.has_conditions))
 elif pick == "Backbone weights":
     c1, c2, _ = st.columns([1, 1, 3])
+    state.init_widget("att_layer", min(view.att_layer, a.n_layers - 1))
+    state.init_widget("att_head", int(view.att_head) if view.att_head.isdigit() and int(view.att_head) < a.n_heads
+                      else "mean")
     layer = c1.selectbox("Layer", range(a.n_layers), format_func=lambda i: f"layer {i + 1}", key="att_layer")
     head = c2.selectbox("Head", ["mean", *range(a.n_heads)], key="att_head",
                         format_func=lambda h: "mean over heads" if h == "mean" else f"head {h + 1}")
+    state.set_view(replace(view, att_layer=int(layer), att_head=str(head)))
     fig, self_share = charts.backbone(ctx.rec, ctx.key, history, ins_json, int(layer), head)
     ui.chart(fig, "backbone_weights")
     st.caption(f"Darker = more weight; on average a position keeps {self_share:.0%} of its attention on itself.")

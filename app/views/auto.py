@@ -33,11 +33,11 @@ with ui.guard("Auto mode"):
     auto = services.personalised(ctx.rec, ctx.key, history, view.k, view.top_p)
 
 shares = [(ins.describe().replace("genre ∈ ", "").strip("{}"), share) for ins, share in auto.instructions]
-st.info(captions.auto_caption(shares, auto.diversity, auto.merged.overlap), icon=":material/visibility:")
+st.info(ui.md(captions.auto_caption(shares, auto.diversity, auto.merged.overlap)), icon=":material/visibility:")
 if len(shares) < view.top_p:
     st.caption(f"The recent window holds only {len(shares)} known genre(s), so there are {len(shares)} "
                f"instruction(s), not {view.top_p}.")
-st.markdown(f"**Merge rule:** {auto.merge_rule}.")
+st.markdown(f"**Merge rule:** {ui.md(auto.merge_rule)}.")
 
 cards = {"Unconditioned": auto.unconditioned}
 for (name, share), res in zip(shares, auto.lists.values(), strict=True):

@@ -22,8 +22,11 @@ with ui.guard("History"):
     history = services.history_for(ctx, view)
 hist_label = services.history_label(ctx, view)
 
-state.init_widget("cs_title", f"Case study: {hist_label}")
-state.init_widget("cs_genres", services.recent_genres(ctx.rec, history))
+default_title = f"Case study: {hist_label}"
+default_genres = services.recent_genres(ctx.rec, history)
+state.init_widget("cs_title", view.cs_title or default_title)
+state.init_widget("cs_genres", list(view.cs_genres) if view.cs_genres is not None else default_genres)
+state.init_widget("cs_hard", view.cs_hard)
 study_title = st.text_input("Title", key="cs_title")
 c1, c2 = st.columns([3, 1])
 c1.multiselect("Instructions to contrast (one genre each; default: the two main genres of the recent history)",
@@ -31,6 +34,10 @@ c1.multiselect("Instructions to contrast (one genre each; default: the two main 
 hard = c2.toggle("Also hard-filter", key="cs_hard", help="CGSA + hard filter instead of CGSA as trained.")
 method = "cgsa_hard" if hard else "cgsa"
 genres = list(st.session_state.cs_genres)
+# the case study is part of the view: the link and the JSON reopen these contrasts, this toggle and title
+view = replace(view, cs_title="" if study_title == default_title else study_title[:state.MAX_TEXT],
+               cs_genres=None if genres == default_genres else tuple(genres), cs_hard=bool(hard))
+state.set_view(view)
 
 with ui.guard("Case study"):
     cards = services.figure4_cards(ctx, history, genres, view.k, method)
@@ -41,7 +48,7 @@ for col, (title, res, ref) in zip(st.columns(len(cards)), cards, strict=True):
 st.html(lists.LEGEND)
 f4_caption = captions.figure4_caption(cards)
 if f4_caption:
-    st.info(f4_caption, icon=":material/visibility:")
+    st.info(ui.md(f4_caption), icon=":material/visibility:")
 
 st.subheader("Export")
 inc_full = st.checkbox("Include the five-method comparison for the current instruction", value=True, key="cs_full")
@@ -49,6 +56,7 @@ inc_fig = st.checkbox("Include the history timeline and the CGSA mask", value=Tr
 query = urlencode(state.to_query(replace(view, page="case_study")))
 base = st.context.url or "http://127.0.0.1:8501/"
 link = f"{base.split('?')[0].rsplit('/', 1)[0]}/case_study?{query}" if st.context.url else f"?{query}"
+link_ok = len(link) <= state.MAX_URL
 
 
 def recent_artists() -> list[str]:
@@ -114,8 +122,14 @@ d3.download_button("Download slides (.pptx)", data=build_pptx, file_name="climbe
 d2.download_button("Download this view (JSON)", data=state.to_json(view, ctx.rec.dataset.name),
                    file_name="climber_view.json", mime="application/json", icon=":material/data_object:",
                    on_click="ignore")
-st.markdown("**Link to this view** (history, instruction, K, over-fetch):")
-st.code(link, language=None)
+if link_ok:
+    st.markdown("**Link to this view** (history, instruction, K, over-fetch, and this page's contrasts, "
+                "toggle and title):")
+    st.code(link, language=None, wrap_lines=True)
+else:
+    st.warning(f"This view is too long for a link ({len(link):,} characters; servers refuse links over "
+               f"{state.MAX_URL:,}). Share it with **Download this view (JSON)** above; it opens with "
+               "**Import a saved view** below.", icon=":material/link_off:")
 
 st.subheader("Import a saved view")
 up = st.file_uploader("A JSON file saved with “Download this view”", type=["json"], key="cs_import")
@@ -124,11 +138,12 @@ if up is not None and st.session_state.get("cs_imported") != up.file_id:
         new_view, warnings = state.from_json(up.getvalue(), ctx.vocab, services.default_view(ctx),
                                              ctx.rec.dataset.name)
     except ValueError as exc:
-        st.error(f"Could not import {up.name}: {exc}.", icon=":material/error:")
+        st.error(f"Could not import {ui.md(up.name)}: {ui.md(exc)}.", icon=":material/error:")
     else:
         st.session_state["cs_imported"] = up.file_id
         st.session_state["link_warnings"] = warnings
         state.set_view(new_view)
-        for prefix in ("f_", "hist_", "auto_", "wi_", "cs_genres", "cs_title"):
+        for prefix in ("f_", "hist_", "auto_", "wi_", "cs_genres", "cs_title", "cs_hard", "att_", "ask_"):
             state.forget_widgets(prefix)
+        st.session_state["story_step"] = new_view.step
         st.switch_page(f"views/{new_view.page}.py")

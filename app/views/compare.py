@@ -20,7 +20,7 @@ names = services.names(ctx)
 st.title("Instruction & results")
 with ui.guard("History"):
     history = services.history_for(ctx, view)
-st.markdown(f"History: **{services.history_label(ctx, view)}** · {len(history)} artists")
+st.markdown(f"History: **{ui.md(services.history_label(ctx, view))}** · {len(history)} artists")
 st.page_link("views/history.py", label="Change the history", icon=":material/history:")
 
 
@@ -45,7 +45,9 @@ for key, value in seed.items():
 
 def use_parsed(instruction: dict, notes: list[str]) -> None:
     """The plain-English parse replaces the instruction; the form's chips are re-seeded from it."""
-    state.set_view(replace(state.get_view(), instruction=state.empty_instruction()).with_instruction(**instruction))
+    asked = " ".join(str(st.session_state.get("ask_text", "")).split())[:state.MAX_TEXT]  # kept in the view
+    state.set_view(replace(state.get_view(), instruction=state.empty_instruction(), ask=asked)
+                   .with_instruction(**instruction))
     state.forget_widgets("f_")
 
 
@@ -61,8 +63,9 @@ def fold_composer() -> None:
 
 
 state.init_widget("composer_open", True)
-composer = st.expander(f"Instruction: {ui.instruction_text(ins0, names)} — change it", key="composer_open",
+composer = st.expander(f"Instruction: {ui.md(ui.instruction_text(ins0, names))} — change it", key="composer_open",
                        on_change=lambda: None, icon=":material/tune:")
+state.init_widget("ask_text", view.ask)
 with composer:
     finder.ask_box(ctx, use_parsed)
 with composer, st.form("composer", border=True):
@@ -102,14 +105,14 @@ ins = Instruction.from_dict(view.instruction)
 with ui.guard("Recommendation"):
     cmp = current_results()
 
-st.markdown(f"**Instruction:** {ui.instruction_text(view.instruction, names)} · "
+st.markdown(f"**Instruction:** {ui.md(ui.instruction_text(view.instruction, names))} · "
             f"{cmp.eligible:,} catalogue artists satisfy it · backbone {cmp.backbone_ms:.1f} ms")
 if ins.has_conditions and cmp.eligible == 0:
     st.warning("No artist in the catalogue satisfies this instruction, so the filtered methods return "
                "nothing and CGSA has no correct answer.", icon=":material/block:")
     counts = services.atom_counts(ctx, ins)
     if counts:
-        st.markdown("Each part on its own allows: " + "; ".join(f"**{a}** → {n:,} artists" for a, n in counts)
+        st.markdown("Each part on its own allows: " + "; ".join(f"**{ui.md(a)}** → {n:,} artists" for a, n in counts)
                     + ". Together they exclude everything: drop or widen one part.")
     ui.stop()
 

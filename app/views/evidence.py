@@ -35,7 +35,7 @@ for col, v in zip(c[1:], evidence.VERDICTS, strict=True):
     col.metric(v.capitalize(), s[v])
 sources = {"metrics.json": metrics.get("dataset"), "conditioning.json": inputs["conditioning"].get("dataset"),
            "delta_tau.json": inputs["delta_tau"].get("dataset")}
-st.caption("Data sets: " + " · ".join(f"{k}: {v}" for k, v in sources.items() if v)
+st.caption("Data sets: " + " · ".join(f"{k}: {ui.md(v)}" for k, v in sources.items() if v)
            + ("" if demo else " · the demo-quality section of metrics.json is not written yet."))
 
 
@@ -102,10 +102,10 @@ st.subheader("Per slice: HR@10 and CC@10 of each method")
 slices = evidence.slices(demo)
 if slices:
     df = pd.DataFrame(slices)
-    tabs = st.tabs([f"by {a}" for a in dict.fromkeys(df["attribute"])])
+    tabs = st.tabs([f"by {ui.md(a)}" for a in dict.fromkeys(df["attribute"])])
     for tab, a in zip(tabs, dict.fromkeys(df["attribute"]), strict=True):
         part = df[df["attribute"] == a]
-        tab.caption(f"Instruction = the next artist's {a}; {int(part['users'].iloc[0])} users.")
+        tab.caption(f"Instruction = the next artist's {ui.md(a)}; {int(part['users'].iloc[0])} users.")
         tab.dataframe(pd.DataFrame({"method": part["method"],
                                     **{m: [f"{v[0]:.1%} [{v[1]:.1%}, {v[2]:.1%}]" for v in part[m]]
                                        for m in ("HR@10", "CC@10")}}), hide_index=True, width="stretch")

@@ -45,10 +45,10 @@ with tab_presets:
     for col, p in zip(st.columns(max(len(ctx.presets), 1)), ctx.presets, strict=False):
         active = view.source == "preset" and view.preset == p.key
         with col.container(border=True):
-            st.markdown(f"**{p.title}**" + (" · *active*" if active else ""))
-            st.caption(p.summary)
-            st.markdown(f"**What to notice.** {p.notice}")
-            st.markdown(f"Suggested instruction: **{ui.instruction_text(p.instruction)}**")
+            st.markdown(f"**{ui.md(p.title)}**" + (" · *active*" if active else ""))
+            st.caption(ui.md(p.summary))
+            st.markdown(f"**What to notice.** {ui.md(p.notice)}")
+            st.markdown(f"Suggested instruction: **{ui.md(ui.instruction_text(p.instruction))}**")
             if st.button("Use this preset → results", key=f"preset_{p.key}", type="primary", width="stretch"):
                 use_preset(p.key)
                 st.switch_page("views/compare.py")
@@ -95,10 +95,10 @@ with ui.guard("History"):
 df = services.history_frame(ctx.rec, history)
 left, right = st.columns([3, 1])
 with left:
-    st.markdown(f"**{services.history_label(ctx, view)}** · {len(history)} artists"
+    st.markdown(f"**{ui.md(services.history_label(ctx, view))}** · {len(history)} artists"
                 + (f" · {len(history.future)} later items held out" if history.future else ""))
     for note in history.notes:
-        st.caption(f"Note: {note}.")
+        st.caption(f"Note: {ui.md(note)}.")
     ui.chart(charts.timeline(ctx.rec, ctx.key, history, services.instruction_json(view.instruction)), "timeline")
     st.caption(f"Each dot is an artist, placed at the date it entered the history; the shaded band is the "
                f"recent window ({RECENT_WINDOW} artists) that the Auto page and the presets read. "

@@ -28,7 +28,7 @@ if stand_in:  # no pre-trained TAMIP checkpoint: the main model stands in, under
 available = {n: r for n, (r, _) in models.items() if r is not None}
 missing = [why for r, why in models.values() if r is None]
 if missing:
-    st.info("\n\n".join(missing) + "\n\nThe page shows the models that are available.", icon=":material/info:")
+    st.info("\n\n".join(map(ui.md, missing)) + "\n\nThe page shows the models that are available.", icon=":material/info:")
 if stand_in:
     st.caption(f"No pre-trained TAMIP model is loaded: the main model ({MAIN_MODEL}, TAMIP pre-training "
                "then CGSA fine-tuning) is shown in its place.")
@@ -110,5 +110,5 @@ if best and best != view.preset and found[best] > int(table[order[-1]].sum()):
     def use_best() -> None:
         state.set_view(replace(state.get_view(), source="preset", preset=best, user=None))
 
-    st.button(f"Show “{p.title}”: the main model retrieves {found[best]} of its next 10 artists",
+    st.button(f"Show “{ui.md(p.title)}”: the main model retrieves {found[best]} of its next 10 artists",
               key="my_best_preset", on_click=use_best, icon=":material/person_search:")

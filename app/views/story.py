@@ -79,7 +79,7 @@ if cur.title == story.TITLES[0]:
     with right:
         tastes = cur.numbers["tastes"][:4]
         st.html("<div class='sl-card'><div class='sl-head'>Recent tastes</div>" + "".join(
-            f"<div class='sl-row'><span class='sl-name'>{g}</span><span class='sl-rank'>{s:.0%}</span></div>"
+            f"<div class='sl-row'><span class='sl-name'>{lists.html.escape(g)}</span><span class='sl-rank'>{s:.0%}</span></div>"
             for g, s in tastes) + "<div class='sl-head' style='margin-top:8px'>Last artists</div>" + "".join(
             f"<div class='sl-row'><span class='sl-name'>{lists.html.escape(n)}</span></div>"
             for n in cur.numbers["recent"]) + "</div>")

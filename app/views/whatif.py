@@ -17,8 +17,8 @@ st.title("What-if")
 st.caption("Change one thing and see, artist by artist, which entered the list, which left and which moved.")
 with ui.guard("History"):
     history = services.history_for(ctx, view)
-st.markdown(f"History: **{services.history_label(ctx, view)}** · instruction: "
-            f"**{ui.instruction_text(view.instruction, names)}** · K = {view.k}")
+st.markdown(f"History: **{ui.md(services.history_label(ctx, view))}** · instruction: "
+            f"**{ui.md(ui.instruction_text(view.instruction, names))}** · K = {view.k}")
 
 c1, c2 = st.columns([1, 2])
 method = c1.selectbox("List", METHODS, index=METHODS.index("cgsa"), format_func=METHOD_LABELS.get, key="wi_method")

@@ -152,10 +152,16 @@ def figure_titled(at, text: str) -> dict:
     raise AssertionError(f"no figure titled {text!r}")
 
 
+def unmd(text: str) -> str:
+    from app.ui import unmd as _unmd
+
+    return _unmd(text)
+
+
 def texts(at) -> str:
     """All visible text elements, joined (for "the message is there" assertions)."""
     parts = []
     for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [str(e.value) for e in at.sidebar.markdown]
-    return "\n".join(parts)
+    return unmd("\n".join(parts))  # as rendered: untrusted values are backslash-escaped (app.ui.md)

@@ -55,6 +55,16 @@ views = st.builds(
     st.integers(1, state.MAX_K), st.integers(1, state.MAX_OVERFETCH), st.integers(1, state.MAX_TOP_P),
 )
 
+# every page's own place (issue 33 part 3): the plain-English text, the case study, the attention heatmap, the story
+page_fields = st.fixed_dictionaries({
+    "ask": st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), max_size=20),
+    "cs_title": st.sampled_from(["", "Ke$ha vs _Algol_", "[x](http://y)"]),
+    "cs_genres": st.one_of(st.none(), st.lists(st.sampled_from(GENRES), unique=True, max_size=3).map(tuple)),
+    "cs_hard": st.booleans(), "att_view": st.sampled_from(sorted(state.ATTENTION_VIEWS)),
+    "att_layer": st.integers(0, 3), "att_head": st.sampled_from(["mean", "0", "1"]),
+    "step": st.integers(1, 6)})
+views = st.builds(lambda v, extra: replace(v, **extra), views, page_fields)
+
 
 @settings(max_examples=60, deadline=None)
 @given(views)
@@ -110,6 +120,29 @@ def test_from_json_rejects_foreign_files():
     text = state.to_json(DEFAULT, "other-data")
     _, warnings = state.from_json(text, VOCAB, DEFAULT, "this-data")
     assert any("other-data" in w for w in warnings)
+
+
+def test_json_import_refuses_deep_nesting_empty_custom_and_huge_files():
+    with pytest.raises(ValueError, match="nested too deeply"):
+        state.from_json("[" * 100_000 + "]" * 100_000, VOCAB, DEFAULT)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        state.from_json(json.dumps({"format": state.FORMAT, "genres": [[[[[[["rock"]]]]]]]}), VOCAB, DEFAULT)
+    with pytest.raises(ValueError, match="custom history with no artists"):
+        state.from_json(json.dumps({"format": state.FORMAT, "source": "custom", "custom": []}), VOCAB, DEFAULT)
+    with pytest.raises(ValueError, match="none of the artists"):
+        state.from_json(json.dumps({"format": state.FORMAT, "source": "custom", "custom": [1, 2]}), VOCAB, DEFAULT)
+    with pytest.raises(ValueError, match="bytes"):
+        state.from_json(" " * (state.MAX_JSON + 1), VOCAB, DEFAULT)
+
+
+def test_lists_are_capped_and_a_capped_view_fits_a_link(monkeypatch):
+    monkeypatch.setattr(state, "MAX_ITEMS", 50)
+    view, warnings = state.sanitize({"custom": list(range(100, 200)), "blocked": list(range(100, 200))},
+                                    VOCAB, DEFAULT)
+    assert view.custom == tuple(range(150, 200)) and view.instruction["blocked_items"] == list(range(100, 150))
+    assert any("only the last 50" in w for w in warnings) and any("only 50 of 100" in w for w in warnings)
+    assert state.link_fits(state.to_query(view), "http://127.0.0.1:8501/case_study")
+    assert not state.link_fits({"custom": "1," * 5000})
 
 
 def test_with_instruction_is_canonical():
