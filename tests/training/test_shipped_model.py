@@ -45,7 +45,8 @@ def _model(path, prep):
 
 def test_assets_are_small_enough():
     size = sum(p.stat().st_size for p in ASSETS.iterdir() if p.is_file())
-    assert size <= 30 * 2**20, f"assets/ is {size / 2**20:.1f} MB"
+    # Each Last.fm checkpoint carries the 17,633 × 64 co-listening factors (4.5 MB, issue 31).
+    assert size <= 48 * 2**20, f"assets/ is {size / 2**20:.1f} MB"
 
 
 def test_every_checkpoint_fits_the_real_catalogue(prep):
