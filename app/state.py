@@ -304,8 +304,8 @@ def to_query(view: ViewState) -> dict[str, str]:
         q["explicit"] = ins["explicit"]
     if ins.get("blocked_items"):
         q[QUERY_NAMES["blocked_items"]] = ",".join(map(str, ins["blocked_items"]))
-    if ins.get("exclude_heard"):
-        q["exclude_heard"] = "true"
+    if not ins.get("exclude_heard", True):  # heard artists are left out unless the view says otherwise
+        q["exclude_heard"] = "false"
     q.update(k=str(view.k), overfetch=str(view.overfetch), top_p=str(view.top_p))
     default = ViewState()
     for name in PAGE_FIELDS:  # a page's place only when it is not the default (short links)

@@ -29,7 +29,9 @@ def register(sub) -> None:
     p.add_argument("--genre", action="append", default=[], help="repeatable")
     p.add_argument("--language", action="append", default=[], help="repeatable")
     p.add_argument("--explicit", choices=EXPLICIT_POLICIES, default="allow")
-    p.add_argument("--exclude-heard", action="store_true")
+    p.add_argument("--exclude-heard", action="store_true",
+                   help="leave out artists of the history (the default; kept for old command lines)")
+    p.add_argument("--include-heard", action="store_true", help="let the lists repeat artists of the history")
     p.add_argument("--method", choices=(*METHODS, "all"), default="all")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--overfetch", type=int, default=5)
@@ -42,14 +44,14 @@ def _cli(args) -> int:
     rec = Recommender.load(args.checkpoint or MAIN_CHECKPOINT, load_dataset(args.data or resolve_default_dataset()), args.device)
     history = rec.user_history(args.user) if args.user is not None else rec.make_history(args.items)
     ins = Instruction(genres=frozenset(args.genre), languages=frozenset(args.language),
-                      explicit=args.explicit, exclude_heard=args.exclude_heard)
+                      explicit=args.explicit, exclude_heard=not args.include_heard)
     atoms, notes = [], []
     if args.ask is not None:
         asked, notes = parse_instruction(args.ask, rec.items)
         ins = Instruction(genres=asked.genres | ins.genres, languages=asked.languages | ins.languages,
                           explicit=args.explicit if args.explicit != "allow" else asked.explicit,
                           popularity=asked.popularity, eras=asked.eras, blocked_items=asked.blocked_items,
-                          exclude_heard=asked.exclude_heard or ins.exclude_heard)
+                          exclude_heard=asked.exclude_heard and ins.exclude_heard)
         atoms = describe_atoms(ins, dict(zip(rec.items[ITEM_ID].astype(int), rec.items[NAME].astype(str),
                                              strict=True)))
     methods = METHODS if args.method == "all" else (args.method,)

@@ -40,7 +40,9 @@ class Instruction:
     popularity: frozenset[str] = field(default_factory=frozenset)
     eras: frozenset[str] = field(default_factory=frozenset)
     blocked_items: frozenset[int] = field(default_factory=frozenset)
-    exclude_heard: bool = False
+    # Leave out what the listener already heard, in every list, unless asked otherwise: a list of
+    # the history's own artists is no recommendation (RecTools' ``filter_viewed`` default too).
+    exclude_heard: bool = True
 
     def __post_init__(self) -> None:
         for name in ("genres", "languages", "popularity", "eras", "blocked_items"):
@@ -74,7 +76,7 @@ class Instruction:
 
     @property
     def is_empty(self) -> bool:
-        return not self.atoms() and not self.blocked_items and not self.exclude_heard
+        return not self.atoms() and not self.blocked_items and self.exclude_heard
 
     @property
     def has_conditions(self) -> bool:
@@ -85,8 +87,8 @@ class Instruction:
         parts = [f"{a} ∈ {{{', '.join(sorted(v))}}}" for a, v in self.atoms().items()]
         if self.blocked_items:
             parts.append(f"{len(self.blocked_items)} blocked artist(s)")
-        if self.exclude_heard:
-            parts.append("exclude already heard")
+        if not self.exclude_heard:
+            parts.append("already heard allowed")
         return " ∧ ".join(parts) if parts else "no instruction"
 
     def to_dict(self) -> dict:

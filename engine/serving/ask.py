@@ -67,8 +67,8 @@ def describe_atoms(instruction: Instruction, names: dict[int, str] | None = None
         out.append(f"explicit: {d['explicit']}")
     if d["blocked_items"]:
         out.append("blocked: " + ", ".join(f"{(names or {}).get(i, '?')} (#{i})" for i in d["blocked_items"]))
-    if d["exclude_heard"]:
-        out.append("exclude already heard: yes")
+    if not d["exclude_heard"]:
+        out.append("already heard allowed: yes")
     return out
 
 
@@ -81,7 +81,7 @@ class _Parser:
         self.values: dict[str, list[str]] = {f: [] for f in _ATTR}
         self.explicit: tuple[str, str] | None = None  # (policy, the words that set it)
         self.blocked: dict[int, None] = {}
-        self.exclude_heard = False
+        self.exclude_heard = Instruction.exclude_heard  # the default: heard artists left out
         self.notes: list[str] = []
         self.unknown: list[str] = []
 

@@ -165,6 +165,14 @@ class Recommender:
             ok[self.catalogue.indices(history.item_ids) - 1] = False  # model index i is row i − 1
         return ok
 
+    def _seen(self, history: History, instruction: Instruction) -> np.ndarray | None:
+        """Items no list may return: the history, unless the instruction allows heard artists."""
+        if not instruction.exclude_heard:
+            return None
+        seen = np.zeros(self.catalogue.n_items, dtype=bool)
+        seen[self.catalogue.indices(history.item_ids) - 1] = True  # model index i is row i − 1
+        return seen
+
     def _query_rows(self, seq, ts, instructions: list[Instruction]) -> tuple[np.ndarray, float, float]:
         """``[1 + P, d]`` queries: row 0 unconditioned, then one per instruction.
 
@@ -198,10 +206,7 @@ class Recommender:
         rows, bb_ms, branch_ms = self._query_rows(seq, ts, conds)
         u_plain, u_cond = rows[0], (rows[1] if conds else None)
         allowed = self.eligible(instruction, history)
-        seen = None
-        if instruction.exclude_heard:  # no list, soft or filtered, repeats the listener's history
-            seen = np.zeros(len(allowed), dtype=bool)
-            seen[self.catalogue.indices(history.item_ids) - 1] = True
+        seen = self._seen(history, instruction)
         results: dict[str, RecResult] = {}
         plain_set: set[int] | None = None
         for method in ("unconditioned", *[m for m in methods if m != "unconditioned"]):
@@ -269,7 +274,8 @@ class Recommender:
         t0 = time.perf_counter()
         rows, _, _ = self._query_rows(seq, ts, [i for i, _ in instrs])
         # one FAISS call for the whole request: row 0 unconditioned, rows 1..P the instructions
-        (plain_scores, plain_top), *found = run_methods(self.index, "cgsa", rows[0], rows, None, k)
+        (plain_scores, plain_top), *found = run_methods(self.index, "cgsa", rows[0], rows, None, k,
+                                                        seen=self._seen(history, Instruction()))
         ms = (time.perf_counter() - t0) * 1000
         everything = np.ones(self.catalogue.n_items, dtype=bool)
         unconditioned = self._result("unconditioned", plain_scores, plain_top, everything, history, k, ms, None, 1)

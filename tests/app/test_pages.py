@@ -296,14 +296,14 @@ def test_json_import_restores_the_view(rec, presets):
     view = {"format": FORMAT, "version": 1, "dataset": rec.dataset.name, "page": "compare", "source": "user",
             "preset": None, "user": user, "custom": [], "k": 7, "overfetch": 3, "top_p": 2,
             "instruction": {"genres": [genre], "languages": [], "explicit": "exclude_unknown", "popularity": [],
-                            "eras": [], "blocked_items": [], "exclude_heard": True}}
+                            "eras": [], "blocked_items": [], "exclude_heard": False}}
     at = run_app(page="case_study")
     at.file_uploader(key="cs_import").set_value(("view.json", json.dumps(view).encode(), "application/json"))
     at.run()
     assert_clean(at)
     assert at.title[0].value == "Instruction & results"
     assert at.query_params["user"] == str(user) and at.query_params["k"] == "7"
-    assert at.query_params["exclude_heard"] == "true"
+    assert at.query_params["exclude_heard"] == "false"  # heard artists allowed: not the default
     assert all(n <= 7 for n in cards(at).values())
 
 

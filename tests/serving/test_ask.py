@@ -269,7 +269,7 @@ def test_real_catalogue_example(lastfm):
     ins, notes = parse_instruction("clean 2000s hip-hop, nothing by Eminem", lastfm)
     assert ins.genres == {"hip-hop"} and ins.eras == {"00s"} and ins.explicit == "exclude_known"
     assert _id(lastfm, "Eminem") in ins.blocked_items
-    assert not ins.languages and not ins.popularity and not ins.exclude_heard
+    assert not ins.languages and not ins.popularity and ins.exclude_heard  # the default
     assert notes and notes[0].startswith("blocked Eminem")
 
 
