@@ -183,11 +183,13 @@ def measured_notice(p: Preset, results: Mapping[str, object], k: int) -> str:
 
     if p.key == "mixed":
         a, b = p.instruction["genres"][0], p.contrast
+        both = shared("cgsa_a") > 0 and shared("cgsa_b") > 0
         return (f"Unconditioned, {n_with('unconditioned', GENRE, a)} of its {k} artists are {a} and "
                 f"{n_with('unconditioned', GENRE, b)} {b}. Asked for {a}, CGSA returns "
                 f"{n_with('cgsa_a', GENRE, a)} {a} artists, {shared('cgsa_a')} of them also in the "
                 f"unconditioned list; asked for {b}, {n_with('cgsa_b', GENRE, b)} {b} artists, "
-                f"{shared('cgsa_b')} shared (taste ∩ instruction, the paper's Figure 4).")
+                f"{shared('cgsa_b')} shared"
+                + (" (taste ∩ instruction, as in the paper's Figure 4)." if both else "."))
     if p.key == "rap_clean":
         post, hard, soft = results["posthoc"], results["cgsa_hard"], results["cgsa"]
         return (f"Under 'hip-hop, no known explicit', post-hoc filtering of the top {k}×{results['overfetch']} "
