@@ -121,8 +121,8 @@ def test_evidence_page_table_and_charts(server, browser, tmp_path):  # noqa: F81
     page.goto(f"{server}/evidence?page=evidence")
     expect(page.get_by_role("heading", name="Evidence")).to_be_visible(timeout=60_000)
     _idle(page)
-    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
-    expect(page.get_by_text("Reproduced", exact=True)).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Reproduced", exact=True)).to_be_visible(timeout=30_000)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.first.wait_for(state="attached", timeout=30_000)  # plotly loads lazily
     assert charts.count() >= 2
