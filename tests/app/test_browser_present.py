@@ -125,6 +125,8 @@ def test_evidence_page_table_and_charts(server, browser, tmp_path):  # noqa: F81
     expect(page.get_by_text("Reproduced", exact=True)).to_be_visible(timeout=30_000)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.first.wait_for(state="attached", timeout=30_000)  # plotly loads lazily
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 2",
+                           timeout=30_000)
     assert charts.count() >= 2
     _shot(page, tmp_path, "evidence_1080")
     page.close()

@@ -59,7 +59,7 @@ def instruction_of(qp) -> Instruction:
     return Instruction(genres=_split(qp.get("genres")), languages=_split(qp.get("languages")),
                        explicit=qp.get("explicit", "allow"), popularity=_split(qp.get("popularity")),
                        eras=_split(qp.get("eras")), blocked_items=frozenset(int(i) for i in _split(qp.get("blocked"))),
-                       exclude_heard=qp.get("exclude_heard") == "true")
+                       exclude_heard=qp.get("exclude_heard", "true") != "false")  # heard left out unless the link says so
 
 
 def shown_ids(at, method: str) -> list[int]:
