@@ -17,6 +17,8 @@ Every per-user figure carries a 95 % bootstrap interval over users (1,000 resamp
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -169,8 +171,6 @@ def by_attribute(model: ClimberPilot, prep: Prepared, plain: np.ndarray, device=
 
 
 def _subset(prep: Prepared, rows: np.ndarray) -> Prepared:
-    from dataclasses import replace
-
     return replace(prep, splits=[prep.splits[r] for r in rows])
 
 
